@@ -1,0 +1,179 @@
+//! Exit statuses and the one-line report every tool's `main` ends in.
+//!
+//! Two conventions (SPEC "Exit status"): administrative tools (vethup,
+//! vethdown, natctl) exit 0/1/2; command wrappers (nsrun, netinit) follow
+//! env(1) and chroot(1): the command's own status, 125 for their own
+//! failures, 126 and 127 when the command could not be run.
+
+use crate::error::{Error, Kind};
+use std::process::ExitCode;
+
+/// How a tool maps an error kind to its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Convention {
+    /// 0 done, 1 failed, 2 usage error.
+    Admin,
+    /// The command's status; 125 own failure or usage; 126; 127.
+    Wrapper,
+}
+
+/// A tool's name and its exit convention.
+#[derive(Debug, Clone, Copy)]
+pub struct Tool {
+    pub name: &'static str,
+    pub convention: Convention,
+}
+
+impl Tool {
+    pub const fn admin(name: &'static str) -> Self {
+        Tool {
+            name,
+            convention: Convention::Admin,
+        }
+    }
+
+    pub const fn wrapper(name: &'static str) -> Self {
+        Tool {
+            name,
+            convention: Convention::Wrapper,
+        }
+    }
+
+    /// The exit status this tool gives for an error of `kind`.
+    pub fn status(&self, kind: Kind) -> u8 {
+        match (self.convention, kind) {
+            (Convention::Admin, Kind::Usage) => 2,
+            (Convention::Admin, _) => 1,
+            (Convention::Wrapper, Kind::Usage | Kind::Failed) => 125,
+            (Convention::Wrapper, Kind::CannotExecute) => 126,
+            (Convention::Wrapper, Kind::NotFound) => 127,
+        }
+    }
+
+    /// The one diagnostic line: `TOOL: what failed: why`.
+    pub fn line(&self, error: &Error) -> String {
+        let one_line = error.message().replace('\n', " ");
+        format!("{}: {}", self.name, one_line.trim_end())
+    }
+
+    /// Prints the error, if any, on stderr and returns the exit status.
+    /// `Ok(status)` is passed through (a wrapped command's own status).
+    pub fn report(&self, result: Result<u8, Error>) -> ExitCode {
+        match result {
+            Ok(status) => ExitCode::from(status),
+            Err(error) => {
+                eprintln!("{}", self.line(&error));
+                ExitCode::from(self.status(error.kind()))
+            }
+        }
+    }
+
+    /// Parses the command line with clap. `--help` and `--version` print and
+    /// exit 0; any other clap error becomes one usage line naming the problem.
+    pub fn parse_args<T: clap::Parser>(&self) -> Result<T, Error> {
+        self.parse_from(std::env::args_os())
+    }
+
+    pub fn parse_from<T, I, S>(&self, args: I) -> Result<T, Error>
+    where
+        T: clap::Parser,
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::error::ErrorKind;
+        T::try_parse_from(args).map_err(|e| match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                // Printing help is the whole job here; a broken pipe is not an error.
+                let _ = e.print();
+                std::process::exit(0)
+            }
+            _ => Error::usage(format!(
+                "{} (try '{} --help')",
+                clap_first_line(&e),
+                self.name
+            )),
+        })
+    }
+}
+
+/// The first line of a clap error, without its `error: ` prefix and styling.
+fn clap_first_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    first.strip_prefix("error: ").unwrap_or(first).to_string()
+}
+
+/// The status of a process that ended: its exit code, or 128+N for signal N.
+pub fn wait_status_code(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(signal)) => 128u8.wrapping_add(signal as u8),
+        (None, None) => 125,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    const VETHUP: Tool = Tool::admin("vethup");
+    const NSRUN: Tool = Tool::wrapper("nsrun");
+
+    #[derive(Parser, Debug)]
+    #[command(name = "t")]
+    struct Args {
+        #[arg(long)]
+        mtu: Option<u32>,
+        name: String,
+    }
+
+    #[test]
+    fn admin_statuses() {
+        assert_eq!(VETHUP.status(Kind::Usage), 2);
+        assert_eq!(VETHUP.status(Kind::Failed), 1);
+    }
+
+    #[test]
+    fn wrapper_statuses() {
+        assert_eq!(NSRUN.status(Kind::Usage), 125);
+        assert_eq!(NSRUN.status(Kind::Failed), 125);
+        assert_eq!(NSRUN.status(Kind::CannotExecute), 126);
+        assert_eq!(NSRUN.status(Kind::NotFound), 127);
+    }
+
+    #[test]
+    fn the_line_names_the_tool_and_stays_one_line() {
+        let e = Error::failed("cannot create veth0: an interface\nwith that name already exists");
+        assert_eq!(
+            VETHUP.line(&e),
+            "vethup: cannot create veth0: an interface with that name already exists"
+        );
+    }
+
+    #[test]
+    fn clap_errors_become_one_usage_line() {
+        let e = VETHUP
+            .parse_from::<Args, _, _>(["t", "--bogus", "x"])
+            .unwrap_err();
+        assert_eq!(e.kind(), Kind::Usage);
+        assert!(!e.message().contains('\n'), "{e}");
+        assert!(e.message().contains("--bogus"), "{e}");
+        assert!(e.message().ends_with("(try 'vethup --help')"), "{e}");
+        let e = VETHUP
+            .parse_from::<Args, _, _>(["t", "--mtu", "big", "x"])
+            .unwrap_err();
+        assert!(e.message().contains("'big'"), "{e}");
+    }
+
+    #[test]
+    fn signals_map_to_128_plus_n() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(wait_status_code(std::process::ExitStatus::from_raw(9)), 137);
+        assert_eq!(
+            wait_status_code(std::process::ExitStatus::from_raw(3 << 8)),
+            3
+        );
+    }
+}

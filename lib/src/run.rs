@@ -1,0 +1,300 @@
+//! The only place that starts an external program (`ip`, `nft`, `iptables`):
+//! finds it with `which`, runs it with `duct`, feeds batch input on stdin,
+//! turns a failure into words, and prints instead of running in dry-run mode.
+
+use crate::error::Error;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// An external program and the Debian package that provides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Program {
+    pub name: &'static str,
+    pub package: &'static str,
+}
+
+pub const IP: Program = Program {
+    name: "ip",
+    package: "iproute2",
+};
+pub const NFT: Program = Program {
+    name: "nft",
+    package: "nftables",
+};
+pub const IPTABLES: Program = Program {
+    name: "iptables",
+    package: "iptables",
+};
+pub const IPTABLES_SAVE: Program = Program {
+    name: "iptables-save",
+    package: "iptables",
+};
+pub const IPTABLES_RESTORE: Program = Program {
+    name: "iptables-restore",
+    package: "iptables",
+};
+pub const IP6TABLES: Program = Program {
+    name: "ip6tables",
+    package: "iptables",
+};
+pub const IP6TABLES_SAVE: Program = Program {
+    name: "ip6tables-save",
+    package: "iptables",
+};
+pub const IP6TABLES_RESTORE: Program = Program {
+    name: "ip6tables-restore",
+    package: "iptables",
+};
+
+impl Program {
+    /// The program's path on PATH, or an error naming the package to install.
+    pub fn find(&self) -> Result<PathBuf, Error> {
+        which::which(self.name).map_err(|_| {
+            Error::failed(format!(
+                "cannot run {}: not found (install the {} package)",
+                self.name, self.package
+            ))
+        })
+    }
+
+    pub fn is_installed(&self) -> bool {
+        self.find().is_ok()
+    }
+}
+
+/// One invocation of a program: its arguments and, for batch modes
+/// (`ip -batch -`, `nft -f -`, `iptables-restore`), its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub program: Program,
+    pub args: Vec<String>,
+    pub stdin: Option<String>,
+}
+
+/// What a finished program left: its status, stdout and stderr.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Command {
+    pub fn new<I, S>(program: Program, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Command {
+            program,
+            args: args.into_iter().map(Into::into).collect(),
+            stdin: None,
+        }
+    }
+
+    pub fn with_stdin(mut self, input: impl Into<String>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    /// Runs the program and returns what it left, failed or not; only a
+    /// program that cannot be started is an error here.
+    pub fn output(&self) -> Result<Output, Error> {
+        let path = self.program.find()?;
+        let mut expr = duct::cmd(path, &self.args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        expr = match &self.stdin {
+            Some(input) => expr.stdin_bytes(input.as_bytes()),
+            None => expr.stdin_null(),
+        };
+        let out = expr.run().map_err(|e| {
+            Error::failed(format!(
+                "cannot run {}: {}",
+                self.program.name,
+                e.to_string().to_lowercase()
+            ))
+        })?;
+        Ok(Output {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Runs the program; a non-zero exit is an error naming the program and
+    /// its words. Returns stdout.
+    pub fn run(&self) -> Result<String, Error> {
+        let out = self.output()?;
+        if out.success {
+            Ok(out.stdout)
+        } else {
+            Err(Error::failed(format!(
+                "{}: {}",
+                self.program.name,
+                plain_words(&out.stderr)
+            )))
+        }
+    }
+
+    /// The invocation as shell text: arguments quoted, batch input as a
+    /// here-document. Piping it to `sh` does what [`Command::run`] does.
+    pub fn to_shell(&self) -> String {
+        let mut text = String::from(self.program.name);
+        for arg in &self.args {
+            text.push(' ');
+            text.push_str(&shell_quote(arg));
+        }
+        if let Some(input) = &self.stdin {
+            let _ = write!(text, " <<'EOF'\n{input}");
+            if !input.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str("EOF");
+        }
+        text
+    }
+}
+
+/// Whether commands are run or printed (`--dry-run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Run,
+    DryRun,
+}
+
+impl Mode {
+    pub fn from_dry_run(dry_run: bool) -> Self {
+        if dry_run {
+            Mode::DryRun
+        } else {
+            Mode::Run
+        }
+    }
+
+    /// Runs the command, or prints it on stdout and returns empty output.
+    pub fn run(self, command: &Command) -> Result<String, Error> {
+        match self {
+            Mode::Run => command.run(),
+            Mode::DryRun => {
+                println!("{}", command.to_shell());
+                Ok(String::new())
+            }
+        }
+    }
+}
+
+/// Quotes a word for the POSIX shell when it needs it.
+pub fn shell_quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Rewrites a program's stderr into one line of plain words: the kernel's
+/// `RTNETLINK answers: File exists` becomes `already exists`, permission
+/// errors get a hint, and batch bookkeeping lines are dropped.
+pub fn plain_words(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Command failed"))
+        .collect();
+    if lines.is_empty() {
+        return "failed without saying why".to_string();
+    }
+    let text = lines.join("; ");
+    let text = text
+        .replace("RTNETLINK answers: ", "")
+        .replace("Error: ", "")
+        .replace("Error: ", "");
+    let lower = text.to_lowercase();
+    let words = if lower.contains("file exists") {
+        "already exists".to_string()
+    } else if lower.contains("operation not permitted") || lower.contains("permission denied") {
+        format!(
+            "{} (run as root or with CAP_NET_ADMIN)",
+            text.trim_end_matches('.')
+        )
+    } else {
+        text
+    };
+    words.trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_program_names_its_package() {
+        let ghost = Program {
+            name: "nsnet-no-such-program",
+            package: "nsnet-ghost",
+        };
+        assert_eq!(
+            ghost.find().unwrap_err().to_string(),
+            "cannot run nsnet-no-such-program: not found (install the nsnet-ghost package)"
+        );
+        let e = Command::new(ghost, ["x"]).run().unwrap_err();
+        assert!(e.to_string().contains("install the nsnet-ghost package"));
+    }
+
+    #[test]
+    fn shell_text_quotes_and_uses_a_here_document() {
+        let c = Command::new(IP, ["link", "set", "dev", "a b", "alias", "it's"]);
+        assert_eq!(c.to_shell(), r"ip link set dev 'a b' alias 'it'\''s'");
+        let c = Command::new(NFT, ["-f", "-"]).with_stdin("add table ip nsnet\n");
+        assert_eq!(c.to_shell(), "nft -f - <<'EOF'\nadd table ip nsnet\nEOF");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("10.0.0.1/24"), "10.0.0.1/24");
+    }
+
+    #[test]
+    fn kernel_phrases_become_plain_words() {
+        assert_eq!(
+            plain_words("RTNETLINK answers: File exists\nCommand failed -:2\n"),
+            "already exists"
+        );
+        assert_eq!(
+            plain_words("RTNETLINK answers: Operation not permitted\n"),
+            "Operation not permitted (run as root or with CAP_NET_ADMIN)"
+        );
+        assert_eq!(plain_words(""), "failed without saying why");
+        assert_eq!(
+            plain_words("Error: argument \"x\" is wrong.\n"),
+            "argument \"x\" is wrong"
+        );
+    }
+
+    #[test]
+    fn runs_a_real_program_with_stdin() {
+        let cat = Program {
+            name: "cat",
+            package: "coreutils",
+        };
+        let out = Command::new(cat, ["-"])
+            .with_stdin("hello\n")
+            .run()
+            .unwrap();
+        assert_eq!(out, "hello\n");
+        let sh = Program {
+            name: "sh",
+            package: "dash",
+        };
+        let e = Command::new(
+            sh,
+            ["-c", "echo 'RTNETLINK answers: File exists' >&2; exit 2"],
+        )
+        .run()
+        .unwrap_err();
+        assert_eq!(e.to_string(), "sh: already exists");
+    }
+}

@@ -1,0 +1,136 @@
+//! The residue check: what host looks like (links, addresses, routes,
+//! firewall, mounts, namespaces, processes) and a readable diff of two looks.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The script that prints host's state, one `== section` header each.
+/// Counters are left out: they change with traffic, not with residue.
+pub(crate) const SCRIPT: &str = r#"
+echo '== links'; ip -d link show
+echo '== addresses'; ip addr show
+echo '== routes'; ip route show table all; ip -6 route show table all
+echo '== rules'; ip rule show; ip -6 rule show
+echo '== nft'; nft -s list ruleset
+echo '== iptables'; iptables-save; ip6tables-save
+echo '== mounts'; cat /proc/self/mountinfo
+echo '== netns'; ls -A /run/netns
+"#;
+
+/// Host's state, section by section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    sections: BTreeMap<String, Vec<String>>,
+}
+
+fn normalise(section: &str, line: &str) -> Option<String> {
+    if section == "iptables" {
+        if line.starts_with('#') {
+            return None;
+        }
+        // `:FORWARD DROP [12:3456]` → `:FORWARD DROP`
+        if let Some((head, _)) = line.split_once(" [") {
+            if line.starts_with(':') {
+                return Some(head.to_string());
+            }
+        }
+    }
+    Some(line.to_string())
+}
+
+impl Snapshot {
+    pub(crate) fn parse(text: &str, processes: Vec<String>) -> Snapshot {
+        let mut sections: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut current = String::from("?");
+        for line in text.lines() {
+            if let Some(name) = line.strip_prefix("== ") {
+                current = name.to_string();
+                sections.entry(current.clone()).or_default();
+            } else if let Some(line) = normalise(&current, line) {
+                sections.entry(current.clone()).or_default().push(line);
+            }
+        }
+        sections.insert("processes".into(), processes);
+        Snapshot { sections }
+    }
+
+    /// The lines of one section (`links`, `nft`, `iptables`, `mounts`, …).
+    pub fn section(&self, name: &str) -> &[String] {
+        self.sections.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// What changed from `self` to `after`: per section, lines gone (`-`)
+    /// and lines new (`+`). Empty when nothing changed.
+    pub fn diff(&self, after: &Snapshot) -> String {
+        let mut out = String::new();
+        let names: std::collections::BTreeSet<&String> =
+            self.sections.keys().chain(after.sections.keys()).collect();
+        for name in names {
+            let old = self.section(name);
+            let new = after.section(name);
+            let gone = minus(old, new);
+            let added = minus(new, old);
+            if gone.is_empty() && added.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "[{name}]");
+            for line in gone {
+                let _ = writeln!(out, "- {line}");
+            }
+            for line in added {
+                let _ = writeln!(out, "+ {line}");
+            }
+        }
+        out
+    }
+}
+
+/// The lines of `a` not matched by a line of `b`, as a multiset.
+fn minus<'a>(a: &'a [String], b: &[String]) -> Vec<&'a String> {
+    let mut left: BTreeMap<&String, usize> = BTreeMap::new();
+    for line in b {
+        *left.entry(line).or_default() += 1;
+    }
+    a.iter()
+        .filter(|line| match left.get_mut(line) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_shows_lines_gone_and_new_by_section() {
+        let a = Snapshot::parse("== links\n1: lo\n2: up0\n== nft\n", vec![]);
+        let b = Snapshot::parse(
+            "== links\n1: lo\n3: veth0\n== nft\ntable ip nsnet {\n",
+            vec!["pid 7: sleep".into()],
+        );
+        assert_eq!(
+            a.diff(&b),
+            "[links]\n- 2: up0\n+ 3: veth0\n[nft]\n+ table ip nsnet {\n[processes]\n+ pid 7: sleep\n"
+        );
+        assert_eq!(a.diff(&a), "");
+    }
+
+    #[test]
+    fn iptables_counters_and_comments_are_ignored() {
+        let a = Snapshot::parse(
+            "== iptables\n# Generated at 1\n:FORWARD DROP [1:2]\n",
+            vec![],
+        );
+        let b = Snapshot::parse(
+            "== iptables\n# Generated at 2\n:FORWARD DROP [9:99]\n",
+            vec![],
+        );
+        assert_eq!(a.diff(&b), "");
+        assert_eq!(a.section("iptables"), [":FORWARD DROP".to_string()]);
+    }
+}
