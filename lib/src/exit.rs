@@ -103,16 +103,6 @@ fn clap_first_line(e: &clap::Error) -> String {
     first.strip_prefix("error: ").unwrap_or(first).to_string()
 }
 
-/// The status of a process that ended: its exit code, or 128+N for signal N.
-pub fn wait_status_code(status: std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => code as u8,
-        (None, Some(signal)) => 128u8.wrapping_add(signal as u8),
-        (None, None) => 125,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,15 +155,5 @@ mod tests {
             .parse_from::<Args, _, _>(["t", "--mtu", "big", "x"])
             .unwrap_err();
         assert!(e.message().contains("'big'"), "{e}");
-    }
-
-    #[test]
-    fn signals_map_to_128_plus_n() {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(wait_status_code(std::process::ExitStatus::from_raw(9)), 137);
-        assert_eq!(
-            wait_status_code(std::process::ExitStatus::from_raw(3 << 8)),
-            3
-        );
     }
 }

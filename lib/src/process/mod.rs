@@ -1,0 +1,183 @@
+//! Processes: exec with the env(1) statuses, and supervising a child —
+//! forwarding signals to it, reaping, and reporting how it ended. All of
+//! nsnet's `unsafe` lives under this module, each block saying why it is
+//! sound.
+
+#![allow(unsafe_code)]
+
+use crate::error::{Error, Kind};
+use nix::errno::Errno;
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+/// The signals a wrapper passes on to the command it runs (SPEC).
+pub const FORWARDED: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// The forwarded signals plus SIGCHLD: what a supervisor waits for.
+pub fn supervised_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for signal in FORWARDED {
+        set.add(signal);
+    }
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+/// Blocks the supervised signals so they queue for [`supervise`] instead of
+/// killing this process; returns the mask to restore in a child before exec.
+pub fn block_supervised_signals() -> Result<SigSet, Error> {
+    let mut old = SigSet::empty();
+    nix::sys::signal::sigprocmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&supervised_signals()),
+        Some(&mut old),
+    )
+    .map_err(|e| Error::failed(format!("cannot block signals: {}", e.desc())))?;
+    Ok(old)
+}
+
+/// Restores a signal mask (in a child, before it execs its command).
+pub fn restore_signal_mask(mask: &SigSet) -> Result<(), Error> {
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(mask), None)
+        .map_err(|e| Error::failed(format!("cannot restore the signal mask: {}", e.desc())))
+}
+
+/// Replaces this process with `argv[0]`, looked up on PATH, keeping the
+/// environment. Returns only on failure: `NotFound` (127) when there is no
+/// such command, `CannotExecute` (126) when it cannot be executed.
+pub fn exec(argv: &[OsString]) -> Error {
+    let Some(program) = argv.first() else {
+        return Error::usage("no command given");
+    };
+    let args: Result<Vec<CString>, _> = argv.iter().map(|a| CString::new(a.as_bytes())).collect();
+    let Ok(args) = args else {
+        return Error::usage("an argument of the command contains a NUL byte");
+    };
+    let errno = match nix::unistd::execvp(&args[0], &args) {
+        Err(errno) => errno,
+        Ok(never) => match never {},
+    };
+    exec_error(&program.to_string_lossy(), errno)
+}
+
+/// The error for a failed exec of `name`: 127 not found, 126 otherwise.
+fn exec_error(name: &str, errno: Errno) -> Error {
+    match errno {
+        Errno::ENOENT | Errno::ENOTDIR => Error::new(
+            Kind::NotFound,
+            format!("cannot run {name}: command not found"),
+        ),
+        other => Error::new(
+            Kind::CannotExecute,
+            format!("cannot run {name}: {}", other.desc().to_lowercase()),
+        ),
+    }
+}
+
+/// The status a wrapper reports for a child that ended this way: its exit
+/// code, or 128+N when signal N killed it.
+pub fn status_code(status: WaitStatus) -> Option<u8> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code as u8),
+        WaitStatus::Signaled(_, signal, _) => Some(128u8.wrapping_add(signal as u8)),
+        _ => None,
+    }
+}
+
+/// Who a supervisor reaps besides its own child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reap {
+    /// Only the supervised child.
+    Child,
+    /// Every child, as PID 1 must (orphans are re-parented to it).
+    All,
+}
+
+/// Waits for `child` to end while passing on every forwarded signal this
+/// process receives; returns the child's status (128+N for signal N).
+/// The supervised signals must be blocked ([`block_supervised_signals`])
+/// since before `child` was started, so none is lost.
+pub fn supervise(child: Pid, reap: Reap) -> Result<u8, Error> {
+    let set = supervised_signals();
+    loop {
+        if let Some(code) = reap_ready(child, reap)? {
+            return Ok(code);
+        }
+        let signal = set
+            .wait()
+            .map_err(|e| Error::failed(format!("cannot wait for signals: {}", e.desc())))?;
+        if signal != Signal::SIGCHLD {
+            // The child may have just exited; ESRCH then is no error.
+            let _ = kill(child, signal);
+        }
+    }
+}
+
+/// Reaps whatever has ended; returns the child's status once it has.
+fn reap_ready(child: Pid, reap: Reap) -> Result<Option<u8>, Error> {
+    let target = match reap {
+        Reap::Child => Some(child),
+        Reap::All => None,
+    };
+    loop {
+        match waitpid(target, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return Ok(None),
+            Ok(status) => {
+                if status.pid() == Some(child) {
+                    if let Some(code) = status_code(status) {
+                        return Ok(Some(code));
+                    }
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(Errno::ECHILD) => {
+                return Err(Error::failed(
+                    "cannot wait for the command: it is not our child",
+                ))
+            }
+            Err(e) => {
+                return Err(Error::failed(format!(
+                    "cannot wait for the command: {}",
+                    e.desc()
+                )))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_commands_are_127_and_unexecutable_ones_126() {
+        let e = exec_error("nope", Errno::ENOENT);
+        assert_eq!(e.kind(), Kind::NotFound);
+        assert_eq!(e.to_string(), "cannot run nope: command not found");
+        let e = exec_error("/etc/hostname", Errno::EACCES);
+        assert_eq!(e.kind(), Kind::CannotExecute);
+        assert_eq!(e.to_string(), "cannot run /etc/hostname: permission denied");
+        assert_eq!(exec(&[]).kind(), Kind::Usage);
+    }
+
+    #[test]
+    fn statuses_follow_the_shell() {
+        let pid = Pid::from_raw(1);
+        assert_eq!(status_code(WaitStatus::Exited(pid, 3)), Some(3));
+        assert_eq!(
+            status_code(WaitStatus::Signaled(pid, Signal::SIGKILL, false)),
+            Some(137)
+        );
+    }
+}
