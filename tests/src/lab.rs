@@ -381,6 +381,20 @@ impl Lab {
         );
     }
 
+    /// Like [`Lab::assert_unchanged`], but gives the kernel up to five
+    /// seconds first: a network namespace whose last process exited is
+    /// dismantled in the background (its veth pairs with it).
+    pub fn assert_settles(&self, before: &Snapshot) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(5) {
+            if before.diff(&self.snapshot()).is_empty() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.assert_unchanged(before);
+    }
+
     fn infrastructure(&self) -> HashSet<i32> {
         [
             self.host.pid(),
