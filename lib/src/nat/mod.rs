@@ -380,34 +380,22 @@ impl Plan {
     }
 
     /// All or nothing (add): applies the transactions in order, then turns
-    /// forwarding on; when a step fails, `undo` removes what the earlier
-    /// steps installed.
+    /// forwarding on; when a step fails, `undo` removes what was installed
+    /// (also by the failed step: iptables-restore commits table by table).
     fn execute(&self, mode: Mode, undo: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
         if mode == Mode::DryRun {
             print!("{}", self.script());
             return Ok(());
         }
-        let mut done = 0;
-        let mut result = Ok(());
-        for t in &self.transactions {
-            result = t.apply();
-            if result.is_err() {
-                break;
-            }
-            done += 1;
-        }
-        if result.is_ok() {
-            if let Some(family) = self.forwarding {
-                result = enable_forwarding(family);
-            }
-        }
-        match result {
-            Err(e) if done > 0 => Err(match undo() {
-                Ok(()) => e,
-                Err(u) => Error::failed(format!("{e} (and undoing failed: {u})")),
-            }),
-            other => other,
-        }
+        let result = self
+            .transactions
+            .iter()
+            .try_for_each(Transaction::apply)
+            .and_then(|()| self.forwarding.map_or(Ok(()), enable_forwarding));
+        result.map_err(|e| match undo() {
+            Ok(()) => e,
+            Err(u) => Error::failed(format!("{e} (and undoing it failed: {u})")),
+        })
     }
 
     /// Best effort (del, flush): applies every transaction even when one
@@ -500,7 +488,15 @@ pub fn add(rule: &Masquerade, choice: Choice, mode: Mode) -> Result<(), Error> {
     let _lock = lock(mode)?;
     let sides = Sides::load(family);
     let plan = plan_add(&sides, choice, rule)?;
-    plan.execute(mode, || undo_add(family, &rule.subnet))
+    // An add that only completes an existing subnet must not undo it.
+    let fresh = !sides.entries().iter().any(|e| e.subnet == rule.subnet);
+    plan.execute(mode, || {
+        if fresh {
+            undo_add(family, &rule.subnet)
+        } else {
+            Ok(())
+        }
+    })
 }
 
 /// Removes every rule of a subnet that a failed add left, from freshly read
