@@ -27,6 +27,7 @@ for_both_backends!(
     twenty_concurrent_adds_make_one_rule_set_per_subnet,
     del_by_operand_if_exists_and_stdin,
     inbound_connections_are_dropped_replies_pass_host_reaches_in,
+    subnets_cannot_open_connections_into_each_other,
     neighbours_rules_and_policies_stay_as_they_were,
     dry_run_prints_a_usable_script_and_changes_nothing,
 );
@@ -56,19 +57,26 @@ fn add(lab: &Lab, backend: &str, args: &[&str]) {
 /// The stand-in container: a namespace with eth0 at 10.0.0.2/24 and
 /// fd00:10::2/64, default routes via the host's veth0 (.1, ::1).
 fn container(lab: &Lab) -> Bg {
+    container_n(lab, 0)
+}
+
+/// Container number n: veth{n}, 10.0.{n}.2/24 and fd00:1{n}::2/64.
+fn container_n(lab: &Lab, n: u8) -> Bg {
     let holder = lab.netns_holder();
     let pid = holder.pid();
     lab.sh_ok(&format!(
-        "ip link add veth0 type veth peer name eth0 netns {pid} && \
-         echo 0 > /proc/sys/net/ipv6/conf/veth0/accept_dad && \
-         ip addr add 10.0.0.1/24 dev veth0 && \
-         ip -6 addr add fd00:10::1/64 dev veth0 nodad && ip link set veth0 up"
+        "ip link add veth{n} type veth peer name eth0 netns {pid} && \
+         echo 0 > /proc/sys/net/ipv6/conf/veth{n}/accept_dad && \
+         ip addr add 10.0.{n}.1/24 dev veth{n} && \
+         ip -6 addr add fd00:1{n}::1/64 dev veth{n} nodad && ip link set veth{n} up"
     ));
     lab.sh_in(
         pid,
-        "ip link set lo up && ip addr add 10.0.0.2/24 dev eth0 && \
-         ip -6 addr add fd00:10::2/64 dev eth0 nodad && ip link set eth0 up && \
-         ip route add default via 10.0.0.1 && ip -6 route add default via fd00:10::1",
+        &format!(
+            "ip link set lo up && ip addr add 10.0.{n}.2/24 dev eth0 && \
+             ip -6 addr add fd00:1{n}::2/64 dev eth0 nodad && ip link set eth0 up && \
+             ip route add default via 10.0.{n}.1 && ip -6 route add default via fd00:1{n}::1"
+        ),
     )
     .expect_ok("setting up the container side");
     holder
@@ -421,6 +429,28 @@ fn inbound_connections_are_dropped_replies_pass_host_reaches_in(backend: &str) {
         .run(&["labsvc", "ask", "tcp", "10.0.0.2:7"])
         .expect_ok("host to container");
     assert_eq!(host.stdout.trim(), "10.0.0.1");
+}
+
+fn subnets_cannot_open_connections_into_each_other(backend: &str) {
+    let lab = lab!();
+    let a = container_n(&lab, 0);
+    let b = container_n(&lab, 1);
+    let mut server = lab.spawn_command(lab.command_in(b.pid(), &["labsvc", "serve", "10.0.1.2:7"]));
+    assert_eq!(server.line(), "ready");
+    let a_to_b = || lab.output(lab.command_in(a.pid(), &["labsvc", "ask", "tcp", "10.0.1.2:7"]));
+    lab.sh_ok("echo 1 > /proc/sys/net/ipv4/ip_forward");
+    let out = a_to_b().expect_ok("a container reaching another before natctl");
+    assert_eq!(out.stdout.trim(), "10.0.0.2");
+    // a's accept rules come first: they must not let a's new connection
+    // into b past b's drop.
+    add(&lab, backend, &["10.0.0.0/24"]);
+    add(&lab, backend, &["10.0.1.0/24"]);
+    assert!(
+        !a_to_b().ok(),
+        "a new connection from one subnet into another got through"
+    );
+    assert_eq!(seen(&lab, &a, "tcp", SERVICE).unwrap(), UPLINK);
+    assert_eq!(seen(&lab, &b, "tcp", SERVICE).unwrap(), UPLINK);
 }
 
 /// Other programs' rules: a foreign nft table with its own forward and nat

@@ -109,10 +109,12 @@ impl fmt::Display for Backend {
 /// The backend asked for: `--backend`, else `NATCTL_BACKEND`, else auto.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Choice {
-    /// nft when it works, else iptables.
+    /// nft when it works, else iptables
     #[default]
     Auto,
+    /// tables ip nsnet and ip6 nsnet
     Nft,
+    /// chains NSNET-POSTROUTING and NSNET-FORWARD (ip6tables for IPv6)
     Iptables,
 }
 

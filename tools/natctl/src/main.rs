@@ -47,8 +47,9 @@ enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Remove the rules of each SUBNET ('-' reads subnets from stdin, one per line)
+    /// Remove the rules of each SUBNET from both backends
     Del {
+        /// Subnets to remove; '-' reads them from stdin, the first word of each line (so list's output works)
         #[arg(required = true, value_name = "SUBNET")]
         subnets: Vec<SubnetArg>,
         /// A subnet natctl has no rules for is not an error
@@ -58,7 +59,7 @@ enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Print one line per masqueraded subnet: SUBNET masquerade out=IFACE|any backend=nft|iptables
+    /// Print each masqueraded subnet: 'SUBNET masquerade out=IFACE|any backend=nft|iptables'
     List,
     /// Remove everything natctl made, in both backends, and nothing else
     Flush {
