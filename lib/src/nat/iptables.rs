@@ -408,9 +408,10 @@ impl NatBackend for IptTables {
             .filter(|s| self.has_rules_for(s))
             .map(Subnet::to_string)
             .collect();
+        // Reverse of install: the isolation goes last.
         Some(self.transaction(
             format!("remove {} from {}", names.join(", "), self.save_name()),
-            &[("filter", filter), ("nat", nat)],
+            &[("nat", nat), ("filter", filter)],
         ))
     }
 
@@ -424,7 +425,7 @@ impl NatBackend for IptTables {
         }
         Some(self.transaction(
             format!("remove natctl's {} chains", self.save_name()),
-            &[("filter", filter), ("nat", nat)],
+            &[("nat", nat), ("filter", filter)],
         ))
     }
 }
