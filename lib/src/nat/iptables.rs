@@ -334,14 +334,6 @@ fn accept_lines(s: &Subnet) -> [String; 2] {
 }
 
 impl NatBackend for IptTables {
-    fn backend(&self) -> Backend {
-        Backend::Iptables
-    }
-
-    fn family(&self) -> Family {
-        self.family
-    }
-
     fn entries(&self) -> Vec<Entry> {
         self.nat
             .rules

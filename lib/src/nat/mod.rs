@@ -237,8 +237,6 @@ pub fn failure_words(stderr: &str) -> String {
 /// The rules one backend holds for one family, and the transactions that
 /// change them. Implementations read the kernel's state once, then plan.
 pub trait NatBackend {
-    fn backend(&self) -> Backend;
-    fn family(&self) -> Family;
     /// The subnets this backend masquerades.
     fn entries(&self) -> Vec<Entry>;
     /// Whether any rule here carries the subnet's mark.

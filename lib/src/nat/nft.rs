@@ -139,14 +139,6 @@ impl NftTable {
 }
 
 impl NatBackend for NftTable {
-    fn backend(&self) -> Backend {
-        Backend::Nft
-    }
-
-    fn family(&self) -> Family {
-        self.family
-    }
-
     fn entries(&self) -> Vec<Entry> {
         self.marked()
             .filter(|r| r.chain == POSTROUTING && r.masquerade)
