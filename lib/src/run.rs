@@ -100,25 +100,60 @@ impl Command {
     /// Runs the program and returns what it left, failed or not; only a
     /// program that cannot be started is an error here.
     pub fn output(&self) -> Result<Output, Error> {
+        self.capture(false)
+    }
+
+    /// Like [`Command::output`], but stdout goes to an anonymous file
+    /// instead of a pipe: nft 1.0 writes a listing one token per write(2),
+    /// and through a pipe each of those tens of thousands of writes wakes
+    /// the reader (a 1000-subnet listing takes twice as long).
+    pub fn output_via_file(&self) -> Result<Output, Error> {
+        self.capture(true)
+    }
+
+    fn capture(&self, stdout_to_file: bool) -> Result<Output, Error> {
+        use std::io::{Read, Seek};
         let path = self.program.find()?;
-        let mut expr = duct::cmd(path, &self.args)
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked();
-        expr = match &self.stdin {
-            Some(input) => expr.stdin_bytes(input.as_bytes()),
-            None => expr.stdin_null(),
-        };
-        let out = expr.run().map_err(|e| {
+        let cannot = |e: std::io::Error| {
             Error::failed(format!(
                 "cannot run {}: {}",
                 self.program.name,
                 e.to_string().to_lowercase()
             ))
-        })?;
+        };
+        let file = if stdout_to_file {
+            let fd = nix::sys::memfd::memfd_create(
+                self.program.name,
+                nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+            )
+            .map_err(|e| cannot(e.into()))?;
+            Some(std::fs::File::from(fd))
+        } else {
+            None
+        };
+        let mut expr = duct::cmd(path, &self.args).stderr_capture().unchecked();
+        expr = match &file {
+            Some(f) => expr.stdout_file(f.try_clone().map_err(cannot)?),
+            None => expr.stdout_capture(),
+        };
+        expr = match &self.stdin {
+            Some(input) => expr.stdin_bytes(input.as_bytes()),
+            None => expr.stdin_null(),
+        };
+        let out = expr.run().map_err(cannot)?;
+        let stdout = match file {
+            Some(mut f) => {
+                let mut text = Vec::new();
+                f.rewind()
+                    .and_then(|()| f.read_to_end(&mut text))
+                    .map_err(cannot)?;
+                text
+            }
+            None => out.stdout,
+        };
         Ok(Output {
             success: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
     }
@@ -272,6 +307,21 @@ mod tests {
             plain_words("Error: argument \"x\" is wrong.\n"),
             "argument \"x\" is wrong"
         );
+    }
+
+    #[test]
+    fn stdout_through_a_file_reads_the_same() {
+        let sh = Program {
+            name: "sh",
+            package: "dash",
+        };
+        let c =
+            Command::new(sh, ["-c", "cat; echo two; echo oops >&2; exit 3"]).with_stdin("one\n");
+        let out = c.output_via_file().unwrap();
+        assert!(!out.success);
+        assert_eq!(out.stdout, "one\ntwo\n");
+        assert_eq!(out.stderr, "oops\n");
+        assert_eq!(c.output().unwrap().stdout, out.stdout);
     }
 
     #[test]

@@ -1,1 +1,0 @@
-//! (arrives with its issue)
