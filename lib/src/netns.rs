@@ -74,7 +74,7 @@ impl Target {
         let path = self.path();
         let file = File::open(&path).map_err(|e| self.open_error(e))?;
         let kind = what_is_open(&file);
-        if !kind.starts_with("net:[") {
+        if namespace_kind(&kind) != Some("net") {
             let subject = match self {
                 Target::Path(_) => "it".to_string(),
                 _ => path.display().to_string(),
@@ -135,16 +135,51 @@ fn io_words(e: &std::io::Error) -> String {
     }
 }
 
-/// What an open file is, as the kernel names it: `net:[4026532281]` for a
-/// network namespace, `mnt:[…]` for another kind, else its path.
+/// What an open file is: `net:[4026532281]` for a network namespace,
+/// `mnt:[…]` for another kind, else its path. A namespace file opened
+/// through /proc names itself so; one bind-mounted (as `ip netns add` does)
+/// reads as its mount point instead, and the namespace is then found as the
+/// root of that nsfs mount in /proc/self/mountinfo.
 fn what_is_open(file: &File) -> String {
-    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+    let fd = file.as_raw_fd();
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))
         .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if namespace_kind(&link).is_some() {
+        return link;
+    }
+    let mount = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("mnt_id:"))
+                .map(|id| id.trim().to_string())
+        });
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    mount
+        .and_then(|id| nsfs_root(&mountinfo, &id))
+        .unwrap_or(link)
+}
+
+/// `net` for `net:[4026532281]`.
+fn namespace_kind(name: &str) -> Option<&str> {
+    let (kind, rest) = name.split_once(":[")?;
+    (rest.ends_with(']') && !kind.contains('/')).then_some(kind)
+}
+
+/// The root (`net:[…]`) of mount `id` when it is an nsfs mount.
+fn nsfs_root(mountinfo: &str, id: &str) -> Option<String> {
+    mountinfo.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        let fields: Vec<&str> = before.split_whitespace().collect();
+        let fstype = after.split_whitespace().next()?;
+        (fields.first() == Some(&id) && fstype == "nsfs")
+            .then(|| fields.get(3).map(|r| r.to_string()))?
+    })
 }
 
 fn kind_words(kind: &str, file: &File) -> String {
-    if let Some((ns, _)) = kind.split_once(":[") {
+    if let Some(ns) = namespace_kind(kind) {
         return format!("a {ns} namespace");
     }
     match file.metadata() {
@@ -257,6 +292,20 @@ mod tests {
             Target::Name("c1".into()).to_string(),
             "the network namespace named c1"
         );
+    }
+
+    #[test]
+    fn a_bind_mounted_namespace_is_found_in_mountinfo() {
+        let mountinfo = "22 1 0:21 / /run rw - tmpfs tmpfs rw\n\
+                         65 64 0:4 net:[4026532318] /run/netns/c1 rw shared:2 - nsfs nsfs rw\n";
+        assert_eq!(
+            nsfs_root(mountinfo, "65").as_deref(),
+            Some("net:[4026532318]")
+        );
+        assert_eq!(nsfs_root(mountinfo, "22"), None);
+        assert_eq!(namespace_kind("net:[4026532318]"), Some("net"));
+        assert_eq!(namespace_kind("/run/netns/c1"), None);
+        assert_eq!(namespace_kind("/tmp/a:[b]"), None);
     }
 
     /// No root needed: refusals that any user can provoke.
