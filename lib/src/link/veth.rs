@@ -196,6 +196,16 @@ impl Up {
                 self.host
             ));
         }
+        if let Some(br) = &self.bridge {
+            let bridge_is_there = after.is_some_and(|s| s.link(br.as_str()).is_some());
+            if failure.no_such_device() && !bridge_is_there {
+                return Error::failed(format!(
+                    "cannot attach {} to {br}: the bridge kept vanishing \
+                     (is a vethdown removing it?)",
+                    self.host
+                ));
+            }
+        }
         failure.into()
     }
 
