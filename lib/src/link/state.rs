@@ -29,9 +29,7 @@ const IFLA_MTU: u16 = 4;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_IFALIAS: u16 = 20;
-const IFLA_EXT_MASK: u16 = 29;
 const IFLA_INFO_KIND: u16 = 1;
-const RTEXT_FILTER_SKIP_STATS: u32 = 1 << 3;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const AF_UNSPEC: u8 = 0;
@@ -206,16 +204,10 @@ fn read_error(why: &str) -> Error {
     Error::failed(format!("cannot read the network interfaces: {why}"))
 }
 
-/// An `ifinfomsg` asking for every link, with statistics left out (they
-/// are most of a link's size and nothing here needs them).
+/// An `ifinfomsg` asking for every link.
 fn link_request() -> Vec<u8> {
     let mut body = vec![0u8; 16];
     body[0] = AF_UNSPEC;
-    push_attr(
-        &mut body,
-        IFLA_EXT_MASK,
-        &RTEXT_FILTER_SKIP_STATS.to_ne_bytes(),
-    );
     body
 }
 
@@ -229,14 +221,6 @@ fn frame(kind: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
     message.extend_from_slice(&0u32.to_ne_bytes());
     message.extend_from_slice(body);
     message
-}
-
-fn push_attr(buffer: &mut Vec<u8>, kind: u16, payload: &[u8]) {
-    let len = (4 + payload.len()) as u16;
-    buffer.extend_from_slice(&len.to_ne_bytes());
-    buffer.extend_from_slice(&kind.to_ne_bytes());
-    buffer.extend_from_slice(payload);
-    buffer.resize(align(buffer.len()), 0);
 }
 
 fn align(len: usize) -> usize {
@@ -357,6 +341,14 @@ fn parse_address(body: &[u8]) -> Option<Address> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn push_attr(buffer: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+        let len = (4 + payload.len()) as u16;
+        buffer.extend_from_slice(&len.to_ne_bytes());
+        buffer.extend_from_slice(&kind.to_ne_bytes());
+        buffer.extend_from_slice(payload);
+        buffer.resize(align(buffer.len()), 0);
+    }
 
     fn link_message(index: u32, attrs: &[(u16, Vec<u8>)]) -> Vec<u8> {
         let mut body = vec![0u8; 16];
