@@ -918,3 +918,42 @@ fn the_last_of_two_concurrent_vethdowns_removes_the_bridge() {
     lab.sh_ok("rm -r /run/meddling /run/meddled");
     lab.assert_unchanged(&before);
 }
+
+/// The long options of a text: `--word`, the roff `\-` read as `-`.
+fn long_options(text: &str) -> std::collections::BTreeSet<String> {
+    text.replace("\\-", "-")
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every long option of `--help` is in the man page's OPTIONS, and every
+/// one there is the tool's; and the page is lint-clean.
+#[test]
+fn the_man_pages_and_help_name_the_same_options() {
+    for tool in ["vethup", "vethdown"] {
+        let help = std::process::Command::new(nsnet_tests::bin(tool))
+            .arg("--help")
+            .output()
+            .expect("--help");
+        assert!(help.status.success(), "{tool} --help");
+        let path = format!("{}/../man/{tool}.1", env!("CARGO_MANIFEST_DIR"));
+        let page = std::fs::read_to_string(&path).expect("the man page");
+        let options = page
+            .split(".SH ")
+            .find(|s| s.starts_with("OPTIONS"))
+            .expect("an OPTIONS section");
+        let help = long_options(&String::from_utf8_lossy(&help.stdout));
+        assert!(help.contains("--dry-run"), "{help:?}");
+        assert_eq!(help, long_options(options), "{tool}");
+        if let Ok(lint) = std::process::Command::new("mandoc")
+            .args(["-Tlint", &path])
+            .output()
+        {
+            let said = String::from_utf8_lossy(&lint.stdout).into_owned()
+                + &String::from_utf8_lossy(&lint.stderr);
+            assert!(lint.status.success() && said.is_empty(), "{path}: {said}");
+        }
+    }
+}
