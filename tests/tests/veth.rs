@@ -425,7 +425,10 @@ fn refusals_change_nothing() {
     let dead_pid = dead.pid().to_string();
     dead.signal(nix::sys::signal::Signal::SIGKILL);
     dead.wait();
-    lab.sh_ok("ip link add taken0 type ifb && echo plain > /run/plain");
+    lab.sh_ok(
+        "ip link add taken0 type ifb && ip link property add dev taken0 altname alias0 \
+         && echo plain > /run/plain",
+    );
     inside(&lab, c.pid(), "ip link add eth0 type ifb");
     let before = lab.snapshot();
     let inside_before = inside(&lab, c.pid(), "ip -o link show");
@@ -437,6 +440,10 @@ fn refusals_change_nothing() {
         (
             vec!["taken0", &pid],
             "vethup: cannot create taken0: an interface with that name already exists",
+        ),
+        (
+            vec!["alias0", &pid],
+            "vethup: cannot create alias0: an interface with that name already exists",
         ),
         (
             vec!["veth0", &dead_pid],

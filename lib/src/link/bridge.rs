@@ -57,6 +57,7 @@ mod tests {
             alias: alias.map(Into::into),
             master,
             mtu: None,
+            altnames: Vec::new(),
         }
     }
 

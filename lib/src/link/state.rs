@@ -29,6 +29,8 @@ const IFLA_MTU: u16 = 4;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_IFALIAS: u16 = 20;
+const IFLA_PROP_LIST: u16 = 52;
+const IFLA_ALT_IFNAME: u16 = 53;
 const IFLA_INFO_KIND: u16 = 1;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
@@ -56,6 +58,9 @@ pub struct Link {
     /// The index of the bridge (or bond) this link is a port of.
     pub master: Option<u32>,
     pub mtu: Option<u32>,
+    /// Alternative names (`ip link property add … altname`): the kernel
+    /// refuses a new interface named like one of them too.
+    pub altnames: Vec<String>,
 }
 
 impl Link {
@@ -112,8 +117,11 @@ impl State {
         Ok(State { links, addresses })
     }
 
+    /// The link called `name`, by its name or one of its altnames.
     pub fn link(&self, name: &str) -> Option<&Link> {
-        self.links.iter().find(|l| l.name == name)
+        self.links
+            .iter()
+            .find(|l| l.name == name || l.altnames.iter().any(|a| a == name))
     }
 
     pub fn by_index(&self, index: u32) -> Option<&Link> {
@@ -297,6 +305,7 @@ fn parse_link(body: &[u8]) -> Option<Link> {
         alias: None,
         master: None,
         mtu: None,
+        altnames: Vec::new(),
     };
     for (kind, payload) in attributes(body.get(16..)?) {
         match kind {
@@ -304,6 +313,13 @@ fn parse_link(body: &[u8]) -> Option<Link> {
             IFLA_IFALIAS => link.alias = Some(string(payload)).filter(|a| !a.is_empty()),
             IFLA_MASTER if payload.len() >= 4 => link.master = Some(ne_u32(payload)),
             IFLA_MTU if payload.len() >= 4 => link.mtu = Some(ne_u32(payload)),
+            IFLA_PROP_LIST => {
+                link.altnames = attributes(payload)
+                    .into_iter()
+                    .filter(|(k, _)| *k == IFLA_ALT_IFNAME)
+                    .map(|(_, p)| string(p))
+                    .collect();
+            }
             IFLA_LINKINFO => {
                 link.kind = attributes(payload)
                     .into_iter()
@@ -369,6 +385,8 @@ mod tests {
     fn a_link_with_kind_alias_and_master() {
         let mut info = Vec::new();
         push_attr(&mut info, IFLA_INFO_KIND, &cstr("veth"));
+        let mut props = Vec::new();
+        push_attr(&mut props, IFLA_ALT_IFNAME, &cstr("container-one-uplink"));
         let body = link_message(
             7,
             &[
@@ -377,6 +395,7 @@ mod tests {
                 (IFLA_MASTER, 3u32.to_ne_bytes().to_vec()),
                 (IFLA_IFALIAS, cstr("nsnet:vethup")),
                 (IFLA_LINKINFO | 0x8000, info),
+                (IFLA_PROP_LIST | 0x8000, props),
             ],
         );
         assert_eq!(
@@ -388,6 +407,7 @@ mod tests {
                 alias: Some("nsnet:vethup".into()),
                 master: Some(3),
                 mtu: Some(1400),
+                altnames: vec!["container-one-uplink".into()],
             })
         );
     }

@@ -408,6 +408,7 @@ mod tests {
             alias: alias.map(Into::into),
             master,
             mtu: None,
+            altnames: Vec::new(),
         }
     }
 
@@ -421,6 +422,7 @@ mod tests {
                     alias: None,
                     master: None,
                     mtu: Some(65536),
+                    altnames: vec!["loopback".into()],
                 },
                 link(2, "up0", "veth", None, None),
                 link(3, "ifb0", "ifb", None, None),
@@ -538,6 +540,10 @@ mod tests {
         assert_eq!(
             refusal("up0 42", &state),
             "cannot create up0: an interface with that name already exists"
+        );
+        assert_eq!(
+            refusal("loopback 42", &state),
+            "cannot create loopback: an interface with that name already exists"
         );
         assert_eq!(
             refusal("v1 42 --addr 198.51.100.2/24", &state),
