@@ -230,16 +230,21 @@ fn addresses_of_both_families_name_and_mtu() {
     lab.assert_unchanged(&before);
 }
 
+/// Pairs for each (HOSTIF, container) on the bridge nsbr0.
+fn join_nsbr0(lab: &Lab, ports: &[(&str, &Bg)]) {
+    for (host, c) in ports {
+        lab.run(&["vethup", "--bridge", "nsbr0", host, &c.pid().to_string()])
+            .expect_ok(host);
+    }
+}
+
 #[test]
 fn two_containers_on_a_new_bridge_reach_each_other_and_the_host() {
     let lab = lab!();
     let c1 = lab.netns_holder();
     let c2 = lab.netns_holder();
     let before = lab.snapshot();
-    for (host, c) in [("c1", &c1), ("c2", &c2)] {
-        lab.run(&["vethup", "--bridge", "nsbr0", host, &c.pid().to_string()])
-            .expect_ok(host);
-    }
+    join_nsbr0(&lab, &[("c1", &c1), ("c2", &c2)]);
     let br = lab.sh_ok("ip -d link show dev nsbr0");
     assert!(br.contains("bridge") && br.contains(MARK), "{br}");
     assert!(is_up(&flags(&lab, None, "nsbr0")));
@@ -688,10 +693,7 @@ fn vethdown_all_removes_exactly_what_vethup_made() {
         .expect_ok("p1");
     lab.run(&["vethup", "--addr", "10.0.2.1/24", "p2", &pid(1)])
         .expect_ok("p2");
-    lab.run(&["vethup", "--bridge", "nsbr0", "b1", &pid(2)])
-        .expect_ok("b1");
-    lab.run(&["vethup", "--bridge", "nsbr0", "b2", &pid(3)])
-        .expect_ok("b2");
+    join_nsbr0(&lab, &[("b1", &holders[2]), ("b2", &holders[3])]);
     let marked = lab.sh_ok("ip -d link show").matches(MARK).count();
     assert_eq!(marked, 5, "four veths and a bridge carry the mark");
     let dry = lab
@@ -830,10 +832,11 @@ fn twenty_in_parallel_point_to_point() {
     twenty_in_parallel(false);
 }
 
-/// Puts an `ip` first on PATH that runs `first` (once, with the real ip)
-/// before it does its job: another vethup or vethdown getting in between
-/// this one's look and its act. Returns the PATH to use.
-fn meddling_ip(lab: &Lab, first: &str) -> String {
+/// Runs `argv` with an `ip` first on PATH that runs `first` (once, with
+/// the real ip) before it does its job: another vethup or vethdown getting
+/// in between this one's look and its act. Checks that it got in between,
+/// and removes it again.
+fn run_meddled(lab: &Lab, first: &str, argv: &[&str]) -> Out {
     let real = lab.sh_ok("command -v ip").trim().to_string();
     let script = format!(
         "#!/bin/sh\nif mkdir /run/meddled 2>/dev/null; then\n  ip() {{ {real} \"$@\"; }}\n  {first}\nfi\nexec {real} \"$@\"\n"
@@ -841,12 +844,14 @@ fn meddling_ip(lab: &Lab, first: &str) -> String {
     lab.sh_ok(&format!(
         "mkdir -p /run/meddling && cat > /run/meddling/ip <<'EOF'\n{script}EOF\nchmod +x /run/meddling/ip"
     ));
-    let path = lab.sh_ok("echo $PATH").trim().to_string();
-    format!("PATH=/run/meddling:{path}")
-}
-
-fn meddled(lab: &Lab) -> bool {
-    lab.sh("test -d /run/meddled").ok()
+    let path = format!("PATH=/run/meddling:{}", lab.sh_ok("echo $PATH").trim());
+    let out = lab.run(&[&["env", &path][..], argv].concat());
+    assert!(
+        lab.sh("test -d /run/meddled").ok(),
+        "`{first}` did not get in between"
+    );
+    lab.sh_ok("rm -r /run/meddling /run/meddled");
+    out
 }
 
 #[test]
@@ -854,27 +859,17 @@ fn a_bridge_made_meanwhile_by_another_vethup_is_used() {
     let lab = lab!();
     let c = lab.netns_holder();
     let before = lab.snapshot();
-    let path = meddling_ip(
+    run_meddled(
         &lab,
         "ip link add nsbr0 type bridge; ip link set nsbr0 alias nsnet:vethup; \
          ip addr add 10.0.0.1/24 dev nsbr0; ip link set nsbr0 up",
-    );
-    lab.run(&[
-        "env",
-        &path,
-        "vethup",
-        "--bridge",
-        "nsbr0",
-        "c1",
-        &c.pid().to_string(),
-    ])
+        &["vethup", "--bridge", "nsbr0", "c1", &c.pid().to_string()],
+    )
     .expect_ok("vethup after losing the race");
-    assert!(meddled(&lab), "the other vethup did not get in between");
     assert!(lab.sh_ok("ip -o link show dev c1").contains("master nsbr0"));
     let addrs = lab.sh_ok("ip -o -4 addr show dev nsbr0");
     assert_eq!(addrs.lines().count(), 1, "{addrs}");
     lab.run(&["vethdown", "c1"]).expect_ok("vethdown");
-    lab.sh_ok("rm -r /run/meddling /run/meddled");
     lab.assert_unchanged(&before);
 }
 
@@ -884,25 +879,17 @@ fn a_bridge_removed_meanwhile_by_vethdown_is_made_again() {
     let c1 = lab.netns_holder();
     let c2 = lab.netns_holder();
     let before = lab.snapshot();
-    lab.run(&["vethup", "--bridge", "nsbr0", "c1", &c1.pid().to_string()])
-        .expect_ok("the first port");
-    let path = meddling_ip(&lab, "vethdown c1");
-    lab.run(&[
-        "env",
-        &path,
-        "vethup",
-        "--bridge",
-        "nsbr0",
-        "c2",
-        &c2.pid().to_string(),
-    ])
+    join_nsbr0(&lab, &[("c1", &c1)]);
+    run_meddled(
+        &lab,
+        "vethdown c1",
+        &["vethup", "--bridge", "nsbr0", "c2", &c2.pid().to_string()],
+    )
     .expect_ok("vethup after its bridge vanished");
-    assert!(meddled(&lab), "the vethdown did not get in between");
     assert!(!exists(&lab, "c1"));
     assert!(lab.sh_ok("ip -o link show dev c2").contains("master nsbr0"));
     assert!(lab.sh_ok("ip -d link show dev nsbr0").contains(MARK));
     lab.run(&["vethdown", "c2"]).expect_ok("vethdown");
-    lab.sh_ok("rm -r /run/meddling /run/meddled");
     lab.assert_unchanged(&before);
 }
 
@@ -912,17 +899,10 @@ fn the_last_of_two_concurrent_vethdowns_removes_the_bridge() {
     let c1 = lab.netns_holder();
     let c2 = lab.netns_holder();
     let before = lab.snapshot();
-    for (host, c) in [("c1", &c1), ("c2", &c2)] {
-        lab.run(&["vethup", "--bridge", "nsbr0", host, &c.pid().to_string()])
-            .expect_ok(host);
-    }
+    join_nsbr0(&lab, &[("c1", &c1), ("c2", &c2)]);
     // vethdown c1 plans while c2 is still a port, so it keeps the bridge;
     // then c2 goes before it acts.
-    let path = meddling_ip(&lab, "ip link del c2");
-    lab.run(&["env", &path, "vethdown", "c1"])
-        .expect_ok("vethdown c1");
-    assert!(meddled(&lab), "the other vethdown did not get in between");
-    lab.sh_ok("rm -r /run/meddling /run/meddled");
+    run_meddled(&lab, "ip link del c2", &["vethdown", "c1"]).expect_ok("vethdown c1");
     lab.assert_unchanged(&before);
 }
 

@@ -49,18 +49,6 @@ pub fn emptied<'a>(state: &'a State, leaving: &[&str]) -> Vec<&'a Link> {
 mod tests {
     use super::*;
 
-    fn link(index: u32, name: &str, kind: &str, alias: Option<&str>, master: Option<u32>) -> Link {
-        Link {
-            index,
-            name: name.into(),
-            kind: Some(kind.into()),
-            alias: alias.map(Into::into),
-            master,
-            mtu: None,
-            altnames: Vec::new(),
-        }
-    }
-
     #[test]
     fn a_new_bridge_is_marked_addressed_and_up() {
         let mut plan = Plan::new();
@@ -87,13 +75,13 @@ mod tests {
     fn only_our_bridges_without_other_ports_are_emptied() {
         let state = State {
             links: vec![
-                link(1, "nsbr0", "bridge", Some(MARK), None),
-                link(2, "c1", "veth", Some(MARK), Some(1)),
-                link(3, "c2", "veth", Some(MARK), Some(1)),
-                link(4, "br-x", "bridge", None, None),
-                link(5, "nsbr1", "bridge", Some(MARK), None),
-                link(6, "nsbr2", "bridge", Some(MARK), None),
-                link(7, "foreign", "veth", None, Some(6)),
+                Link::made(1, "nsbr0", "bridge", Some(MARK), None),
+                Link::made(2, "c1", "veth", Some(MARK), Some(1)),
+                Link::made(3, "c2", "veth", Some(MARK), Some(1)),
+                Link::made(4, "br-x", "bridge", None, None),
+                Link::made(5, "nsbr1", "bridge", Some(MARK), None),
+                Link::made(6, "nsbr2", "bridge", Some(MARK), None),
+                Link::made(7, "foreign", "veth", None, Some(6)),
             ],
             addresses: vec![],
         };

@@ -83,6 +83,29 @@ impl Link {
     }
 }
 
+#[cfg(test)]
+impl Link {
+    /// A link for the unit tests of plans: `kind` with an optional alias
+    /// and master.
+    pub(crate) fn made(
+        index: u32,
+        name: &str,
+        kind: &str,
+        alias: Option<&str>,
+        master: Option<u32>,
+    ) -> Link {
+        Link {
+            index,
+            name: name.into(),
+            kind: Some(kind.into()),
+            alias: alias.map(Into::into),
+            master,
+            mtu: None,
+            altnames: Vec::new(),
+        }
+    }
+}
+
 /// One address on one interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Address {

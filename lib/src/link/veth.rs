@@ -400,18 +400,6 @@ mod tests {
     use super::*;
     use crate::link::state::Address;
 
-    fn link(index: u32, name: &str, kind: &str, alias: Option<&str>, master: Option<u32>) -> Link {
-        Link {
-            index,
-            name: name.into(),
-            kind: Some(kind.into()),
-            alias: alias.map(Into::into),
-            master,
-            mtu: None,
-            altnames: Vec::new(),
-        }
-    }
-
     fn host() -> State {
         State {
             links: vec![
@@ -424,8 +412,8 @@ mod tests {
                     mtu: Some(65536),
                     altnames: vec!["loopback".into()],
                 },
-                link(2, "up0", "veth", None, None),
-                link(3, "ifb0", "ifb", None, None),
+                Link::made(2, "up0", "veth", None, None),
+                Link::made(3, "ifb0", "ifb", None, None),
             ],
             addresses: vec![Address {
                 index: 2,
@@ -520,7 +508,9 @@ mod tests {
     #[test]
     fn an_existing_bridge_is_used_as_it_is() {
         let mut state = host();
-        state.links.push(link(9, "nsbr0", "bridge", None, None));
+        state
+            .links
+            .push(Link::made(9, "nsbr0", "bridge", None, None));
         state.addresses.push(Address {
             index: 9,
             addr: "10.0.0.1".parse().unwrap(),
@@ -584,12 +574,12 @@ mod tests {
     fn ours() -> State {
         let mut state = host();
         state.links.extend([
-            link(10, "nsbr0", "bridge", Some(MARK), None),
-            link(11, "c1", "veth", Some(MARK), Some(10)),
-            link(12, "c2", "veth", Some(MARK), Some(10)),
-            link(13, "veth0", "veth", Some(MARK), None),
-            link(14, "br-x", "bridge", None, None),
-            link(15, "other", "veth", None, Some(14)),
+            Link::made(10, "nsbr0", "bridge", Some(MARK), None),
+            Link::made(11, "c1", "veth", Some(MARK), Some(10)),
+            Link::made(12, "c2", "veth", Some(MARK), Some(10)),
+            Link::made(13, "veth0", "veth", Some(MARK), None),
+            Link::made(14, "br-x", "bridge", None, None),
+            Link::made(15, "other", "veth", None, Some(14)),
         ]);
         state
     }
