@@ -3,8 +3,18 @@
 //! without root, and executed in one `ip -batch -` process; when the kernel
 //! refuses a step half-way, the steps already done are undone in reverse.
 
+pub mod bridge;
+pub mod state;
+pub mod veth;
+
+use crate::cidr::HostCidr;
 use crate::error::Error;
 use crate::run::{self, Command, Mode};
+
+/// The ownership mark: the interface alias of every veth and bridge that
+/// vethup creates, shown by `ip -d link` / `ip link` as `alias nsnet:vethup`.
+/// vethdown decides by this mark, never by a name pattern.
+pub const MARK: &str = "nsnet:vethup";
 
 /// One `ip` command, what it means in words, and how to undo it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,50 +103,205 @@ impl Plan {
             .collect()
     }
 
+    /// Appends the steps of `other`, in order.
+    pub fn extend(&mut self, other: Plan) -> &mut Self {
+        self.steps.extend(other.steps);
+        self
+    }
+
     /// Runs the plan in one `ip -batch -`, or prints it in dry-run mode.
     /// On failure, undoes the steps that were done and says which step
     /// failed and why.
     pub fn execute(&self, mode: Mode) -> Result<(), Error> {
-        if self.steps.is_empty() {
-            return Ok(());
-        }
         if mode == Mode::DryRun {
             print!("{}", self.script());
+            return Ok(());
+        }
+        self.try_execute().map_err(Error::from)
+    }
+
+    /// Runs the plan in one `ip -batch -`; on failure undoes the steps
+    /// that were done and returns which step failed, so a caller can tell a
+    /// lost race (`already exists`) from a real refusal and try again.
+    pub fn try_execute(&self) -> Result<(), Failure> {
+        if self.steps.is_empty() {
             return Ok(());
         }
         let all: Vec<&Vec<String>> = self.steps.iter().map(|s| &s.args).collect();
         let out = Command::new(run::IP, ["-batch", "-"])
             .with_stdin(Plan::batch(&all))
-            .output()?;
+            .output()
+            .map_err(Failure::before_start)?;
         if out.success {
             return Ok(());
         }
-        let failed = failed_line(&out.stderr)
-            .filter(|n| *n <= self.steps.len())
-            .unwrap_or(self.steps.len());
-        self.undo(failed - 1);
-        let step = &self.steps[failed - 1];
-        Err(Error::failed(format!(
-            "cannot {}: {}",
-            step.what,
-            run::plain_words(&out.stderr)
-        )))
+        // `ip` names the failed line, except when it rejects an argument
+        // (a device named in `master` that vanished): then it exits at once
+        // without naming it. Taking the last step as the failed one undoes
+        // every creation that may have been done; undoing one that was not
+        // done fails harmlessly.
+        let named = failed_lines(&out.stderr)
+            .first()
+            .map(|(n, _)| *n)
+            .filter(|n| (1..=self.steps.len()).contains(n));
+        let failed = named.unwrap_or(self.steps.len()) - 1;
+        let what = match named {
+            Some(_) => format!("cannot {}", self.steps[failed].what),
+            None => "ip refused the plan".to_string(),
+        };
+        let mut error = Error::failed(format!("{what}: {}", run::plain_words(&out.stderr)));
+        if let Err(left) = self.undo(failed) {
+            error = Error::failed(format!(
+                "{error} (and undoing what was done failed too: {left})"
+            ));
+        }
+        Err(Failure {
+            step: named.map(|n| n - 1),
+            error,
+            stderr: out.stderr,
+        })
+    }
+
+    /// Runs every step even when some fail (`ip -force -batch -`), for
+    /// teardown, where each removal stands on its own and nothing is
+    /// undone. Returns the steps that failed; dry-run prints the script.
+    pub fn execute_all(&self, mode: Mode) -> Result<Vec<Failure>, Error> {
+        if mode == Mode::DryRun {
+            print!("{}", self.script());
+            return Ok(Vec::new());
+        }
+        if self.steps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let all: Vec<&Vec<String>> = self.steps.iter().map(|s| &s.args).collect();
+        let out = Command::new(run::IP, ["-force", "-batch", "-"])
+            .with_stdin(Plan::batch(&all))
+            .output()?;
+        if out.success {
+            return Ok(Vec::new());
+        }
+        let mut failures: Vec<Failure> = failed_lines(&out.stderr)
+            .into_iter()
+            .filter(|(n, _)| (1..=self.steps.len()).contains(n))
+            .map(|(n, said)| Failure {
+                step: Some(n - 1),
+                error: Error::failed(format!(
+                    "cannot {}: {}",
+                    self.steps[n - 1].what,
+                    run::plain_words(&said)
+                )),
+                stderr: said,
+            })
+            .collect();
+        if failures.is_empty() {
+            failures.push(Failure {
+                step: None,
+                error: Error::failed(format!("ip: {}", run::plain_words(&out.stderr))),
+                stderr: out.stderr,
+            });
+        }
+        Ok(failures)
     }
 
     /// Undoes the first `done` steps in reverse, best effort: the error that
-    /// stopped the plan is the one worth reporting.
-    fn undo(&self, done: usize) {
+    /// stopped the plan is the one worth reporting; an undo that fails
+    /// because its object is already gone is no failure.
+    fn undo(&self, done: usize) -> Result<(), String> {
         let undo: Vec<&Vec<String>> = self.steps[..done]
             .iter()
             .rev()
             .filter_map(|s| s.undo.as_ref())
             .collect();
-        if !undo.is_empty() {
-            let _ = Command::new(run::IP, ["-force", "-batch", "-"])
-                .with_stdin(Plan::batch(&undo))
-                .output();
+        if undo.is_empty() {
+            return Ok(());
+        }
+        let out = Command::new(run::IP, ["-force", "-batch", "-"])
+            .with_stdin(Plan::batch(&undo))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.success {
+            return Ok(());
+        }
+        let failed = failed_lines(&out.stderr);
+        if failed.is_empty() {
+            return Err(run::plain_words(&out.stderr));
+        }
+        let real: Vec<String> = failed
+            .into_iter()
+            .filter(|(_, said)| !says_no_such_device(said))
+            .map(|(n, said)| {
+                let args = undo.get(n - 1).map(|a| a.join(" ")).unwrap_or_default();
+                format!("ip {args}: {}", run::plain_words(&said))
+            })
+            .collect();
+        if real.is_empty() {
+            Ok(())
+        } else {
+            Err(real.join("; "))
         }
     }
+}
+
+/// Why a plan stopped: the step the kernel refused (when `ip` said which)
+/// and the error to report. Turns into an [`Error`] with `?`.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    step: Option<usize>,
+    error: Error,
+    stderr: String,
+}
+
+impl Failure {
+    fn before_start(error: Error) -> Failure {
+        Failure {
+            step: None,
+            error,
+            stderr: String::new(),
+        }
+    }
+
+    /// The index (into [`Plan::steps`]) of the refused step, when known.
+    pub fn step(&self) -> Option<usize> {
+        self.step
+    }
+
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The kernel refused to create something because it exists.
+    pub fn already_exists(&self) -> bool {
+        self.stderr.contains("File exists")
+    }
+
+    /// A device the step names does not exist (any more).
+    pub fn no_such_device(&self) -> bool {
+        says_no_such_device(&self.stderr)
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Error {
+        failure.error
+    }
+}
+
+/// How `ip` and the kernel say that a named device does not exist.
+fn says_no_such_device(said: &str) -> bool {
+    said.contains("Cannot find device")
+        || said.contains("does not exist")
+        || said.contains("No such device")
+}
+
+/// The `ip` arguments that add `addr` to `dev`. IPv6 addresses skip
+/// duplicate address detection (`nodad`), so they are usable at once
+/// instead of staying tentative for a second or more.
+pub fn address_args(addr: &HostCidr, dev: &str) -> Vec<String> {
+    let mut args = words(["addr", "add", &addr.to_string(), "dev", dev]);
+    if !addr.is_ipv4() {
+        args.push("nodad".into());
+    }
+    args
 }
 
 /// `ip -batch` splits lines on blanks and honours double quotes.
@@ -148,12 +313,25 @@ fn batch_quote(word: &str) -> String {
     }
 }
 
-/// The 1-based line of the batch that failed: `Command failed -:3`.
-fn failed_line(stderr: &str) -> Option<usize> {
-    stderr
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Command failed -:"))
-        .and_then(|n| n.trim().parse().ok())
+/// The 1-based lines of the batch that failed (`Command failed -:3`), each
+/// with what `ip` said about it: the lines since the previous failure.
+fn failed_lines(stderr: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut said = String::new();
+    for line in stderr.lines() {
+        match line.trim().strip_prefix("Command failed -:") {
+            Some(n) => {
+                if let Ok(n) = n.trim().parse() {
+                    found.push((n, std::mem::take(&mut said)));
+                }
+            }
+            None => {
+                said.push_str(line);
+                said.push('\n');
+            }
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -204,9 +382,18 @@ mod tests {
     #[test]
     fn the_failed_line_is_read_from_stderr() {
         assert_eq!(
-            failed_line("Error: ipv4: Address already assigned.\nCommand failed -:2\n"),
-            Some(2)
+            failed_lines("Error: ipv4: Address already assigned.\nCommand failed -:2\n"),
+            [(2, "Error: ipv4: Address already assigned.\n".to_string())]
         );
-        assert_eq!(failed_line("nothing"), None);
+        assert_eq!(failed_lines("nothing"), []);
+        assert_eq!(
+            failed_lines(
+                "Cannot find device \"a\"\nCommand failed -:1\nRTNETLINK answers: Device or resource busy\nCommand failed -:3\n"
+            ),
+            [
+                (1, "Cannot find device \"a\"\n".to_string()),
+                (3, "RTNETLINK answers: Device or resource busy\n".to_string())
+            ]
+        );
     }
 }
