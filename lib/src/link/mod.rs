@@ -6,6 +6,8 @@
 use crate::error::Error;
 use crate::run::{self, Command, Mode};
 
+pub mod inside;
+
 /// One `ip` command, what it means in words, and how to undo it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
