@@ -196,17 +196,13 @@ impl Job {
                 self.wait
             ))
         })?;
-        let resolv = if self.resolv.is_empty() {
-            None
-        } else {
-            Some(resolv::install(&self.resolv)?)
-        };
-        if let Err(e) = self.inside.plan(present.up).execute(Mode::Run) {
-            if let Some(installed) = resolv {
-                installed.undo();
-            }
-            return Err(e);
+        // In a mount namespace of netinit's own, which dies with it if a
+        // later step fails: nothing to undo. It comes before the ip batch,
+        // while this process has one thread (unshare requires it).
+        if !self.resolv.is_empty() {
+            resolv::install(&self.resolv)?;
         }
+        self.inside.plan(present.up).execute(Mode::Run)?;
         if self.init {
             supervise(&self.command)
         } else {
@@ -227,8 +223,8 @@ fn supervise(command: &[OsString]) -> Result<u8, Error> {
         ))
     })?;
     // Blocked before the child exists, so no signal meant for it is lost.
-    process::block_supervised_signals()?;
-    let child = process::spawn(command)?;
+    let mask = process::block_supervised_signals()?;
+    let child = process::spawn(command, &mask)?;
     process::supervise(child, Reap::All)
 }
 

@@ -8,10 +8,13 @@
 //! detached: the bind mount alone keeps the file alive, through exec and
 //! for as long as the namespace lives, with nothing left on any disk.
 //!
-//! The mount must not reach the host, so it happens in a private mount
-//! namespace: the caller's when it gave one (ours differs from our
-//! parent's and no mount propagates), else one made here with every mount
-//! made private.
+//! The mount must reach no one else, so it is made in a mount namespace of
+//! netinit's own, always: whether the caller's namespace is shared with
+//! anyone cannot be told from inside (comparing with the parent's namespace
+//! is fooled by `nsenter`, and by a parent outside our PID namespace), and
+//! one `unshare` costs little. Its mounts are made slaves: nothing mounted
+//! in it propagates back, while mounts the caller's side makes later still
+//! arrive, as they would have without netinit.
 
 use crate::error::{errno_words, Error};
 use nix::errno::Errno;
@@ -94,80 +97,30 @@ impl Resolv {
     }
 }
 
-/// A resolv.conf put in place; [`Installed::undo`] takes it away again.
-#[derive(Debug)]
-#[must_use = "undo it when a later step fails"]
-pub struct Installed {
-    /// Whether the mount is in the caller's namespace (which outlives us);
-    /// one of our own namespace dies with us and needs no undo.
-    in_callers_namespace: bool,
-}
-
-impl Installed {
-    /// Removes the bind mount when it was made in the caller's namespace.
-    pub fn undo(self) {
-        if self.in_callers_namespace {
-            let _ = umount2(RESOLV_CONF, MntFlags::MNT_DETACH);
-        }
-    }
-}
-
 fn failed(what: &str, errno: Errno) -> Error {
     Error::failed(format!("{what}: {}", errno_words(errno)))
 }
 
 /// Gives this process (and what it execs or starts) `conf` as its
-/// /etc/resolv.conf, in a private mount namespace.
-pub fn install(conf: &Resolv) -> Result<Installed, Error> {
-    let in_callers_namespace = in_private_namespace();
-    if !in_callers_namespace {
-        unshare(CloneFlags::CLONE_NEWNS).map_err(|e| {
-            failed(
-                "cannot make a mount namespace for the container's resolv.conf",
-                e,
-            )
-        })?;
-        // A new namespace keeps shared propagation: without this, the
-        // mounts below would still appear on the host.
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
+/// /etc/resolv.conf, in a mount namespace of its own.
+pub fn install(conf: &Resolv) -> Result<(), Error> {
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|e| {
+        failed(
+            "cannot make a mount namespace for the container's resolv.conf",
+            e,
         )
-        .map_err(|e| failed("cannot make the container's mounts private", e))?;
-    }
-    bind_text(&conf.text())
-        .map_err(|e| e.context("cannot give the container its own resolv.conf"))?;
-    Ok(Installed {
-        in_callers_namespace,
-    })
-}
-
-/// Whether the caller gave us a mount namespace of our own: it differs
-/// from our parent's (unknown when the parent is outside our PID namespace)
-/// and no mount in it propagates elsewhere.
-fn in_private_namespace() -> bool {
-    let own = std::fs::read_link("/proc/self/ns/mnt");
-    let parent = std::fs::read_link(format!("/proc/{}/ns/mnt", nix::unistd::getppid()));
-    match (own, parent) {
-        (Ok(own), Ok(parent)) if own != parent => {
-            std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|info| !any_shared(&info))
-        }
-        _ => false,
-    }
-}
-
-/// Whether a mountinfo table has a mount in a shared peer group.
-fn any_shared(mountinfo: &str) -> bool {
-    mountinfo.lines().any(|line| {
-        let optional = line.split(" - ").next().unwrap_or("");
-        optional
-            .split(' ')
-            .skip(6)
-            .any(|f| f.starts_with("shared:"))
-    })
+    })?;
+    // A new namespace keeps shared propagation: without this, the mounts
+    // below would appear wherever the copied mounts have peers.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(|e| failed("cannot keep the container's mounts from propagating", e))?;
+    bind_text(&conf.text()).map_err(|e| e.context("cannot give the container its own resolv.conf"))
 }
 
 /// Puts `text` on a tmpfs of its own and binds it over /etc/resolv.conf.
@@ -261,18 +214,5 @@ mod tests {
         assert!(domain("x#y").is_err());
         assert!(domain(&"a".repeat(64)).unwrap_err().contains("63 bytes"));
         assert!(domain(&"a.".repeat(130)).unwrap_err().contains("253 bytes"));
-    }
-
-    #[test]
-    fn shared_mounts_are_found_in_the_optional_fields() {
-        let private = "22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n";
-        let shared = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
-                      23 22 0:5 / /dev rw master:2 - devtmpfs udev rw\n";
-        let slave = "23 22 0:5 / /dev rw master:2 - devtmpfs udev rw\n";
-        assert!(!any_shared(private));
-        assert!(any_shared(shared));
-        assert!(!any_shared(slave));
-        // A source named like the field does not count.
-        assert!(!any_shared("24 22 0:6 / /x rw - tmpfs shared:9 rw\n"));
     }
 }
