@@ -6,10 +6,11 @@
 use super::exec_error;
 use crate::error::Error;
 use nix::errno::Errno;
-use nix::sys::signal::{signal, SigHandler, Signal};
+use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::unistd::{access, AccessFlags, Pid};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 
 /// glibc's search path for `execvp` when PATH is unset.
@@ -55,14 +56,27 @@ fn executable(path: &Path) -> Result<(), Errno> {
     access(path, AccessFlags::X_OK)
 }
 
-/// Starts `argv` as a child with the environment, the standard streams and
-/// the default signal mask and dispositions (std resets them in the child),
-/// and returns its PID. Errors are those of [`super::exec`].
-pub fn spawn(argv: &[OsString]) -> Result<Pid, Error> {
+/// Starts `argv` as a child with the environment and the standard
+/// streams, SIGPIPE at its default action, and `mask` as its signal mask
+/// (the one [`super::block_supervised_signals`] returned: the supervisor's
+/// blocked signals must not stay blocked in the command). Returns its PID;
+/// errors are those of [`super::exec`].
+pub fn spawn(argv: &[OsString], mask: &SigSet) -> Result<Pid, Error> {
     let Some((program, args)) = argv.split_first() else {
         return Err(Error::usage("no command given"));
     };
-    match std::process::Command::new(program).args(args).spawn() {
+    let mut command = std::process::Command::new(program);
+    command.args(args);
+    let mask = *mask;
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls sigprocmask, which is async-signal-safe; it allocates nothing
+    // and touches no lock (an error is a plain errno).
+    unsafe {
+        command.pre_exec(move || {
+            sigprocmask(SigmaskHow::SIG_SETMASK, Some(&mask), None).map_err(std::io::Error::from)
+        });
+    }
+    match command.spawn() {
         Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
         Err(e) => Err(match e.raw_os_error() {
             Some(raw) => exec_error(&program.to_string_lossy(), Errno::from_raw(raw)),
@@ -130,8 +144,9 @@ mod tests {
 
     #[test]
     fn spawn_errors_match_exec_errors() {
-        let e = spawn(&["nsnet-no-such-command".into()]).unwrap_err();
+        let mask = SigSet::empty();
+        let e = spawn(&["nsnet-no-such-command".into()], &mask).unwrap_err();
         assert_eq!(e.kind(), Kind::NotFound);
-        assert_eq!(spawn(&[]).unwrap_err().kind(), Kind::Usage);
+        assert_eq!(spawn(&[], &mask).unwrap_err().kind(), Kind::Usage);
     }
 }
