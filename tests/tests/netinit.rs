@@ -462,6 +462,31 @@ fn init_stays_pid_1_and_reaps_every_orphan() {
 }
 
 #[test]
+fn init_outside_a_pid_namespace_adopts_orphans_as_subreaper() {
+    let lab = lab!();
+    // A grandchild G, whose parent (the middle sh, $1 to G) exits at once,
+    // waits until it has a new parent and reports it. The command
+    // substitution reads until G is done with stdout.
+    let script = r#"
+        G='now() { cut -d" " -f4 /proc/$$/stat; }
+           while [ "$(now)" = "$1" ]; do sleep 0.01; done; now'
+        export G
+        parent=$(sh -c 'sh -c "$G" sh $$ &')
+        echo "netinit=$PPID orphan-parent=$parent"
+    "#;
+    let (bg, netinit) = container(
+        &lab,
+        &["--net"],
+        &["--init", "10.0.0.2/24"],
+        &["sh", "-c", script],
+    );
+    veth(&lab, netinit, "eth0");
+    let (code, out) = finish(bg);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, format!("netinit={netinit} orphan-parent={netinit}\n"));
+}
+
+#[test]
 fn init_forwards_signals_and_exits_with_the_payloads_status() {
     let lab = lab!();
     for (signal, code) in [
