@@ -8,9 +8,9 @@
 //! 5. [`link`], [`nat`]: plans for links and for the firewall.
 //! 6. [`process`]: namespaces, hand-off, signals, waiting.
 //!
-//! Beside the layers: [`ifwait`] (waiting for an interface, layer 4) and
-//! [`resolv`] (a container's own resolv.conf, layer 4); on top, [`netinit`]
-//! (that tool's whole job).
+//! Also at layer 4: [`ifwait`] (an interface's arrival) and [`resolv`] (a
+//! container's own resolv.conf). Above all layers: [`netinit`], that tool's
+//! job from command line to exec.
 
 pub mod cidr;
 pub mod error;
