@@ -7,15 +7,22 @@
 //! 4. [`netns`]: what a TARGET namespace means, and its checks.
 //! 5. [`link`], [`nat`]: plans for links and for the firewall.
 //! 6. [`process`]: namespaces, hand-off, signals, waiting.
+//!
+//! Also at layer 4: [`ifwait`] (an interface's arrival) and [`resolv`] (a
+//! container's own resolv.conf). Above all layers: [`netinit`], that tool's
+//! job from command line to exec.
 
 pub mod cidr;
 pub mod error;
 pub mod exit;
+pub mod ifwait;
 pub mod link;
 pub mod name;
 pub mod nat;
+pub mod netinit;
 pub mod netns;
 pub mod process;
+pub mod resolv;
 pub mod run;
 
 pub use error::{Error, Kind, Result};

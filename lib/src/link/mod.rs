@@ -4,6 +4,7 @@
 //! refuses a step half-way, the steps already done are undone in reverse.
 
 pub mod bridge;
+pub mod inside;
 pub mod state;
 pub mod veth;
 
