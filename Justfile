@@ -1,6 +1,8 @@
-# nsnet: build · test · lint · install (see README.md)
+# nsnet: build · test · lint · demo · bench · man · install (see README.md)
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
+
+tools := "nsrun vethup vethdown netinit natctl"
 
 # what a fresh Debian machine lacks
 deps:
@@ -17,9 +19,35 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# binaries and man pages under PREFIX
+# the core scenario in a private lab, as a transcript a newcomer can follow
+demo: deps build
+    target/debug/labrun bash "$PWD/tests/demo.sh"
+
+# the side-by-side benchmark in a private lab; rewrites bench/RESULTS.md (RUNS=5 SCALE="1 10" for a smoke run)
+bench:
+    ./deps bench
+    cargo build --workspace --release
+    cargo build --workspace
+    PATH="$PWD/target/release:$PATH" target/debug/labrun bash "$PWD/bench/bench.sh" > bench/RESULTS.md.new
+    mv bench/RESULTS.md.new bench/RESULTS.md
+    cat bench/RESULTS.md
+
+# lint the man pages (a test keeps them in step with --help)
+man:
+    mandoc -Tlint -W warning man/*.1
+
+# binaries, man pages and bash/zsh completions under PREFIX (`just install PREFIX=/usr/local` or `just install /opt/nsnet`)
 install PREFIX="/usr/local":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    prefix="{{PREFIX}}"
+    prefix="${prefix#PREFIX=}"
     cargo build --release --workspace
-    install -d "{{PREFIX}}/bin" "{{PREFIX}}/share/man/man1"
-    for t in nsrun vethup vethdown netinit natctl; do install -m755 "target/release/$t" "{{PREFIX}}/bin/$t"; done
-    install -m644 man/*.1 "{{PREFIX}}/share/man/man1/"
+    install -d "$prefix/bin" "$prefix/share/man/man1" "$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions"
+    for t in {{tools}}; do
+        install -m755 "target/release/$t" "$prefix/bin/$t"
+        NSNET_COMPLETIONS=bash "target/release/$t" > "$prefix/share/bash-completion/completions/$t"
+        NSNET_COMPLETIONS=zsh "target/release/$t" > "$prefix/share/zsh/site-functions/_$t"
+    done
+    install -m644 man/*.1 "$prefix/share/man/man1/"
+    echo "installed {{tools}} under $prefix"

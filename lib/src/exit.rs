@@ -8,6 +8,14 @@
 use crate::error::{Error, Kind};
 use std::process::ExitCode;
 
+/// The environment variable that asks a tool for its completion script.
+pub const COMPLETIONS_VAR: &str = "NSNET_COMPLETIONS";
+
+/// Whether this run asks for a completion script rather than real work.
+pub fn completions_requested() -> bool {
+    std::env::var_os(COMPLETIONS_VAR).is_some()
+}
+
 /// How a tool maps an error kind to its exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Convention {
@@ -70,8 +78,22 @@ impl Tool {
 
     /// Parses the command line with clap. `--help` and `--version` print and
     /// exit 0; any other clap error becomes one usage line naming the problem.
+    ///
+    /// With `NSNET_COMPLETIONS=bash` (or `zsh`, `fish`) in the environment,
+    /// prints the shell's completion script instead and exits: that is how
+    /// `just install` makes them, from the very parser the tool uses.
     pub fn parse_args<T: clap::Parser>(&self) -> Result<T, Error> {
         self.parse_from(std::env::args_os())
+    }
+
+    fn print_completions<T: clap::CommandFactory>(&self, shell: &str) -> Result<(), Error> {
+        let shell: clap_complete::Shell = shell.parse().map_err(|_| {
+            Error::usage(format!(
+                "{COMPLETIONS_VAR}={shell}: not a shell clap_complete knows (bash, zsh, fish, elvish, powershell)"
+            ))
+        })?;
+        clap_complete::generate(shell, &mut T::command(), self.name, &mut std::io::stdout());
+        Ok(())
     }
 
     pub fn parse_from<T, I, S>(&self, args: I) -> Result<T, Error>
@@ -81,6 +103,10 @@ impl Tool {
         S: Into<std::ffi::OsString> + Clone,
     {
         use clap::error::ErrorKind;
+        if let Some(shell) = std::env::var_os(COMPLETIONS_VAR) {
+            self.print_completions::<T>(&shell.to_string_lossy())?;
+            std::process::exit(0)
+        }
         T::try_parse_from(args).map_err(|e| match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
                 // Printing help is the whole job here; a broken pipe is not an error.

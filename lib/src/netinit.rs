@@ -136,9 +136,10 @@ impl fmt::Display for Seconds {
 /// as addresses, so its absence is named first.
 pub fn parse_args(argv: Vec<OsString>) -> Result<Args, Error> {
     let rest = argv.get(1..).unwrap_or_default();
-    let asks_info = rest
-        .iter()
-        .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version")));
+    let asks_info = crate::exit::completions_requested()
+        || rest
+            .iter()
+            .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version")));
     if !asks_info && !rest.iter().any(|a| a == "--") {
         return Err(Error::usage(
             "missing '--' before the command (netinit [OPTIONS] CIDR... -- COMMAND [ARG]...)",
