@@ -11,9 +11,9 @@
 
 use super::{Received, Signals};
 use crate::error::Error;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::unistd::Pid;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
 
 /// The shell every hook runs in (SPEC: `/bin/sh -c CMD`).
@@ -72,12 +72,13 @@ pub struct HookEnd {
     pub stopped_by: Option<Signal>,
 }
 
-/// Runs one hook to its end. Signals nsrun receives meanwhile are read from
-/// `signals` (SIGCHLD tells the hook ended; any SIGCHLD of another child is
-/// the caller's to look into afterwards).
-pub fn run(command: &str, when: When, env: &HookEnv, signals: &Signals) -> HookEnd {
+/// Runs one hook to its end, with the signal mask `mask` (nsrun's own
+/// before it blocked the supervised signals). Signals nsrun receives
+/// meanwhile are read from `signals` (SIGCHLD tells the hook ended; any
+/// SIGCHLD of another child is the caller's to look into afterwards).
+pub fn run(command: &str, when: When, env: &HookEnv, signals: &Signals, mask: &SigSet) -> HookEnd {
     let mut stopped_by = None;
-    let mut child = match start(command, env) {
+    let mut child = match start(command, env, *mask) {
         Ok(child) => child,
         Err(e) => {
             return HookEnd {
@@ -119,15 +120,26 @@ pub fn run(command: &str, when: When, env: &HookEnv, signals: &Signals) -> HookE
     HookEnd { error, stopped_by }
 }
 
-fn start(command: &str, env: &HookEnv) -> std::io::Result<std::process::Child> {
+fn start(command: &str, env: &HookEnv, mask: SigSet) -> std::io::Result<std::process::Child> {
     let stdout = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned()?;
-    Command::new(SHELL)
+    let mut shell = Command::new(SHELL);
+    shell
         .arg("-c")
         .arg(command)
         .envs(env.vars())
         .stdin(Stdio::null())
-        .stdout(Stdio::from(stdout))
-        .spawn()
+        .stdout(Stdio::from(stdout));
+    // SAFETY: runs in the forked child before exec; sigprocmask(2) is
+    // async-signal-safe and `mask` is a plain value moved into the closure.
+    // Without it the hook would inherit nsrun's blocked signals, and a
+    // SIGTERM passed on to it would never land.
+    unsafe {
+        shell.pre_exec(move || {
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&mask), None)
+                .map_err(std::io::Error::from)
+        });
+    }
+    shell.spawn()
 }
 
 fn stopping(received: Received) -> Option<Signal> {

@@ -9,6 +9,7 @@ use super::hooks::{self, HookEnv, When};
 use super::namespaces::Namespaces;
 use super::{block_supervised_signals, supervise_with, Reap, Signals};
 use crate::error::Error;
+use nix::sys::signal::SigSet;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
         &spec.hooks,
         &env,
         &signals,
+        &mask,
         warn,
     )
     .and_then(|()| Ok(supervise_with(&signals, held.pid(), Reap::Child)?));
@@ -52,7 +54,7 @@ pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
     // before the on-exit hooks look at what is left.
     drop(held);
     for command in &spec.on_exit {
-        if let Some(e) = hooks::run(command, When::Exit, &env, &signals).error {
+        if let Some(e) = hooks::run(command, When::Exit, &env, &signals, &mask).error {
             warn(&e);
         }
     }
@@ -86,6 +88,7 @@ fn start(
     setup_hooks: &[String],
     env: &HookEnv,
     signals: &Signals,
+    mask: &SigSet,
     warn: &mut dyn FnMut(&Error),
 ) -> Result<(), Stop> {
     if let Some(file) = pid_file {
@@ -93,7 +96,7 @@ fn start(
     }
     held.prepare(ns)?;
     for command in setup_hooks {
-        let end = hooks::run(command, When::Setup, env, signals);
+        let end = hooks::run(command, When::Setup, env, signals, mask);
         if let Some(signal) = end.stopped_by {
             warn(&Error::failed(format!(
                 "{} arrived while hook '{command}' ran: the command was not started",
