@@ -172,6 +172,10 @@ exec sleep infinity
 const UPLINK_SETUP: &str = r#"
 set -e
 ip link add up0 type veth peer name wan0 netns "$INTERNET"
+# No duplicate-address detection on the uplink: its link-local address
+# would turn from tentative to valid (and gain a route) mid-test and look
+# like residue to a snapshot taken early.
+echo 0 > /proc/sys/net/ipv6/conf/up0/accept_dad
 ip addr add 198.51.100.2/24 dev up0
 ip -6 addr add 2001:db8:100::2/64 dev up0 nodad
 ip link set up0 up
