@@ -1,14 +1,18 @@
-//! The hand-off: a child cloned straight into its new namespaces that
-//! stops before it execs its command until the parent releases it. Two
-//! pipes, both close-on-exec, carry it:
+//! The hand-off: a child cloned straight into its new namespaces that,
+//! when held, stops before it execs its command until the parent releases
+//! it. Two pipes, both close-on-exec, carry it:
 //!
 //! - *gate* (parent → child): `M` once the id maps are written (only with a
-//!   user namespace), then `G` to go. End of file means the parent is gone
-//!   or gave up: the child exits without running anything.
-//! - *report* (child → parent): `R` once the child has set itself up
-//!   inside, or `E` + step + errno when a step failed, exec included. End of
-//!   file after `G` means the exec succeeded (close-on-exec closed it).
+//!   user namespace), then, when held, `G` to go. End of file means the
+//!   parent is gone or gave up: the child exits without running anything.
+//! - *report* (child → parent): when held, `R` once the child has set
+//!   itself up inside; `E` + step + errno when a step failed, exec
+//!   included. Close-on-exec closes it when the exec succeeds, so once the
+//!   child has been reaped the pipe tells how its exec went.
 //!
+//! A child is held only when something must happen between its birth and
+//! its command (hooks, the pid file): otherwise it goes straight on, and
+//! nsrun costs little more than `unshare --fork`.
 //! Every wait is a blocking read: no sleeps, no polling. The child never
 //! allocates (it is a copy of a process that may have other threads), so
 //! all it needs is prepared before the clone.
@@ -17,6 +21,7 @@ use super::namespaces::{Namespaces, Step};
 use crate::error::{Error, Kind};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -70,6 +75,7 @@ pub struct Held {
     gate: Option<OwnedFd>,
     report: OwnedFd,
     reaped: Option<WaitStatus>,
+    hold: bool,
     released: bool,
 }
 
@@ -83,11 +89,12 @@ enum Report {
 }
 
 impl Held {
-    /// Clones the child into the namespaces `ns` asks for; it waits at the
-    /// gate. `mask` is the signal mask the command must start with.
-    /// Signals must already be blocked (the child inherits the mask and
-    /// keeps it until just before exec, so nothing interrupts the hand-off).
-    pub fn spawn(ns: &Namespaces, argv: &Argv, mask: &SigSet) -> Result<Held, Error> {
+    /// Clones the child into the namespaces `ns` asks for; with `hold` it
+    /// waits at the gate until [`Held::release`]. `mask` is the signal mask
+    /// the command must start with. Signals must already be blocked (the
+    /// child inherits the mask and keeps it until just before exec, so
+    /// nothing interrupts the hand-off).
+    pub fn spawn(ns: &Namespaces, argv: &Argv, mask: &SigSet, hold: bool) -> Result<Held, Error> {
         let pipes = || {
             nix::unistd::pipe2(OFlag::O_CLOEXEC)
                 .map_err(|e| Error::failed(format!("cannot create a pipe: {}", e.desc())))
@@ -106,19 +113,35 @@ impl Held {
             report: report_out.as_raw_fd(),
             parent_ends: [gate_out.as_raw_fd(), report_in.as_raw_fd()],
             parent,
+            hold,
             ns,
             argv,
             mask,
         };
         let mut stack = vec![0u8; STACK_SIZE];
-        let flags = ns.clone_flags();
-        // SAFETY: clone without CLONE_VM gives the child its own copy of
-        // this address space, like fork(2), with `stack` as its stack; the
-        // callback borrows `child`, which the copy holds too. The child runs
-        // only `Child::run`: system calls on prepared data, no allocation
-        // and no locks (so it is sound even if this process had other
-        // threads), well within STACK_SIZE, and it ends in exec or _exit,
-        // never returning into code that would unwind or run destructors.
+        let mut flags = ns.clone_flags();
+        // A child that goes straight on (not held, no id maps to wait for)
+        // borrows this process's memory until it execs, as posix_spawn's
+        // children do: no page tables to copy, and this process sleeps
+        // until the exec. It is what keeps nsrun close to `unshare --fork`.
+        let borrows_memory = !hold && !ns.needs_id_maps();
+        if borrows_memory {
+            flags |= CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK;
+        }
+        // SAFETY: the child runs `Child::run` on `stack`, a region of its
+        // own, and the callback only borrows `child`. Without CLONE_VM it
+        // has a copy of this address space, like fork(2). With CLONE_VM it
+        // shares this one, but CLONE_VFORK suspends this process until the
+        // child has exec'd or exited, so nothing the child writes (its
+        // stack, errno in this thread's TLS) is in use meanwhile; it never
+        // waits at the gate in that case (no hold, no id maps), so the
+        // suspension ends. Either way the child only makes system calls on
+        // prepared data: no allocation and no locks (sound even if this
+        // process had other threads, and the heap is left as it was), its
+        // descriptor and signal-handler tables are its own copies (no
+        // CLONE_FILES, no CLONE_SIGHAND), it stays well within STACK_SIZE,
+        // and it ends in exec or _exit, never returning into code that would
+        // unwind or run destructors.
         let pid = unsafe {
             nix::sched::clone(
                 Box::new(|| child.run()),
@@ -140,6 +163,7 @@ impl Held {
             gate: Some(gate_out),
             report: report_in,
             reaped: None,
+            hold,
             released: false,
         })
     }
@@ -150,11 +174,14 @@ impl Held {
     }
 
     /// Lets the child set itself up inside (after writing its id maps when
-    /// it has a user namespace) and waits until it has.
+    /// it has a user namespace) and, when it is held, waits until it has.
     pub fn prepare(&mut self, ns: &Namespaces) -> Result<(), Error> {
         if ns.needs_id_maps() {
             ns.write_id_maps(self.pid)?;
             self.send(MAPS_WRITTEN)?;
+        }
+        if !self.hold {
+            return Ok(());
         }
         match self.read_report()? {
             Report::Ready => Ok(()),
@@ -163,18 +190,24 @@ impl Held {
         }
     }
 
-    /// Releases the child: it execs its command. Returns once the exec
-    /// happened, or the error (126, 127) when it could not.
-    pub fn release(&mut self, ns: &Namespaces, argv: &Argv) -> Result<(), Error> {
-        self.send(GO)?;
+    /// Releases a held child to exec its command. From here on the
+    /// supervisor waits for it; once it has been reaped,
+    /// [`Held::exec_result`] tells whether the command ran.
+    pub fn release(&mut self) -> Result<(), Error> {
+        if self.hold {
+            self.send(GO)?;
+        }
         self.gate = None;
+        self.released = true;
+        Ok(())
+    }
+
+    /// After the child has been reaped: whether its command ran, or the
+    /// error (125 for a step inside, 126, 127 for the exec) if it did not.
+    /// Never blocks then: every write end of the report pipe is closed.
+    pub fn exec_result(&self, ns: &Namespaces, argv: &Argv) -> Result<(), Error> {
         match self.read_report()? {
-            Report::Closed => {
-                // From here on the child is the command, waited for by
-                // the supervisor; a failed exec is reaped by `abort`.
-                self.released = true;
-                Ok(())
-            }
+            Report::Closed => Ok(()),
             Report::Failed(step, errno) => Err(step_error(step, errno, ns, Some(argv))),
             Report::Ready => Err(Error::failed("the child broke the hand-off protocol")),
         }
@@ -321,6 +354,7 @@ struct Child<'a> {
     report: RawFd,
     parent_ends: [RawFd; 2],
     parent: Pid,
+    hold: bool,
     ns: &'a Namespaces,
     argv: &'a Argv,
     mask: &'a SigSet,
@@ -349,7 +383,7 @@ impl Child<'_> {
         if let Err((step, errno)) = super::namespaces::set_up_inside(self.ns) {
             self.fail(step, errno);
         }
-        if self.write(&[READY]).is_err() || self.wait_for(GO).is_err() {
+        if self.hold && (self.write(&[READY]).is_err() || self.wait_for(GO).is_err()) {
             exit(125);
         }
         if let Err(e) = nix::sys::signal::sigprocmask(

@@ -36,11 +36,12 @@ pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
     let mut pid_file = spec.pid_file.map(PidFile::create).transpose()?;
     let mask = block_supervised_signals()?;
     let signals = Signals::new()?;
-    let mut held = Held::spawn(&ns, &argv, &mask)?;
+    // Held at the hand-off only when something must happen first.
+    let hold = !spec.hooks.is_empty() || pid_file.is_some();
+    let mut held = Held::spawn(&ns, &argv, &mask, hold)?;
     let env = HookEnv::new(held.pid());
     let result = start(
         &ns,
-        &argv,
         &mut held,
         pid_file.as_mut(),
         &spec.hooks,
@@ -49,7 +50,8 @@ pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
         &mask,
         warn,
     )
-    .and_then(|()| Ok(supervise_with(&signals, held.pid(), Reap::Child)?));
+    .and_then(|()| Ok(supervise_with(&signals, held.pid(), Reap::Child)?))
+    .and_then(|code| Ok(held.exec_result(&ns, &argv).map(|()| code)?));
     // A child that never became the command is killed and reaped here,
     // before the on-exit hooks look at what is left.
     drop(held);
@@ -82,7 +84,6 @@ impl From<Error> for Stop {
 #[allow(clippy::too_many_arguments)]
 fn start(
     ns: &Namespaces,
-    argv: &Argv,
     held: &mut Held,
     pid_file: Option<&mut PidFile>,
     setup_hooks: &[String],
@@ -119,7 +120,7 @@ fn start(
             .into());
         }
     }
-    held.release(ns, argv)?;
+    held.release()?;
     Ok(())
 }
 
