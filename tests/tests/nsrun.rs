@@ -303,6 +303,35 @@ fn unprivileged_without_user_fails_cleanly() {
 }
 
 #[test]
+fn a_step_failing_inside_is_125_with_its_name_and_on_exit_runs() {
+    let lab = lab!();
+    let before = lab.snapshot();
+    let out = as_nobody(
+        &lab,
+        &[
+            "--user",
+            "--map-root",
+            "--mount-proc",
+            "--on-exit",
+            "echo on-exit ran",
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(out.code(), 125, "{out:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "on-exit ran",
+            "nsrun: cannot mount a fresh /proc: operation not permitted (in a user namespace, \
+             /proc can only be mounted for a new PID namespace: add --pid)"
+        ]
+    );
+    lab.assert_unchanged(&before);
+}
+
+#[test]
 fn a_hook_interface_is_there_before_the_first_instruction_100_times() {
     let lab = lab!();
     let before = lab.snapshot();
@@ -579,6 +608,41 @@ fn the_command_dies_with_a_sigkilled_nsrun() {
         "{status:?}"
     );
     lab.sh_ok("rm -f /run/c.pid");
+    lab.assert_unchanged(&before);
+}
+
+#[test]
+fn a_child_held_at_the_hand_off_dies_with_a_sigkilled_nsrun() {
+    let lab = lab!();
+    let before = lab.snapshot();
+    // The hook says `running` on nsrun's stdout and keeps the child held.
+    let status = kill_nsrun_and_reap_the_command(
+        &lab,
+        &[
+            "--net",
+            "--hook",
+            "echo $$ > /run/hook.pid; echo running > /proc/$PPID/fd/1; exec sleep 1000",
+            "--",
+            "touch",
+            "/run/ran",
+        ],
+    );
+    // Killed by its parent-death signal, or gone on its own first: the
+    // gate's end of file wakes it as nsrun's files close, just before the
+    // kernel sends that signal.
+    assert!(
+        matches!(
+            status,
+            WaitStatus::Signaled(_, Signal::SIGKILL, _) | WaitStatus::Exited(_, 125)
+        ),
+        "{status:?}"
+    );
+    assert!(!exists(&lab, "/run/ran"), "the command ran");
+    // The hook outlives nsrun (hooks are ordinary processes); end it here.
+    let hook = Pid::from_raw(read_file(&lab, "/run/hook.pid").trim().parse().unwrap());
+    nix::sys::signal::kill(hook, Signal::SIGKILL).expect("killing the hook");
+    waitpid(hook, None).expect("reaping the hook");
+    lab.sh_ok("rm -f /run/c.pid /run/hook.pid");
     lab.assert_unchanged(&before);
 }
 
@@ -884,7 +948,14 @@ fn bad_input_is_one_line_125_and_leaves_nothing() {
             "nsrun: the following required arguments were not provided: <COMMAND>",
         ),
         (
-            &["--net", "--map-root", marker, "--", "true"],
+            &[
+                "--net",
+                "--map-root",
+                marker,
+                "--pid-file=/run/bad.pid",
+                "--",
+                "true",
+            ],
             "nsrun: --map-root needs --user",
         ),
         (
@@ -926,6 +997,10 @@ fn bad_input_is_one_line_125_and_leaves_nothing() {
         assert!(out.stdout.is_empty(), "{args:?}");
         assert!(one_line(&out).starts_with(start), "{args:?}: {out:?}");
         assert!(!exists(&lab, "/run/hooked"), "{args:?}: a hook ran");
+        assert!(
+            !exists(&lab, "/run/bad.pid"),
+            "{args:?}: a pid file was made"
+        );
     }
     lab.assert_unchanged(&before);
 }

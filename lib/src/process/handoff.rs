@@ -324,9 +324,13 @@ fn step_error(step: Step, errno: Errno, ns: &Namespaces, argv: Option<&Argv>) ->
         }
     }
     let words = errno.desc().to_lowercase();
-    let hint = match errno {
-        Errno::EPERM | Errno::EACCES => " (run as root, or add --user)",
-        _ => "",
+    let denied = matches!(errno, Errno::EPERM | Errno::EACCES);
+    let hint = if denied && step == Step::MountProc && ns.user && !ns.pid {
+        " (in a user namespace, /proc can only be mounted for a new PID namespace: add --pid)"
+    } else if denied && !ns.user {
+        " (run as root, or add --user --map-root)"
+    } else {
+        ""
     };
     Error::new(
         Kind::Failed,
@@ -468,7 +472,8 @@ mod tests {
         };
         assert_eq!(
             step_error(Step::Hostname, Errno::EPERM, &ns, None).to_string(),
-            "cannot set the hostname to 'box': operation not permitted (run as root, or add --user)"
+            "cannot set the hostname to 'box': operation not permitted \
+             (run as root, or add --user --map-root)"
         );
         let argv = Argv::new(&["nope".into()]).unwrap();
         let e = step_error(Step::Exec, Errno::ENOENT, &ns, Some(&argv));
