@@ -13,9 +13,10 @@
 //! A child is held only when something must happen between its birth and
 //! its command (hooks, the pid file): otherwise it goes straight on, and
 //! nsrun costs little more than `unshare --fork`.
+//!
 //! Every wait is a blocking read: no sleeps, no polling. The child never
-//! allocates (it is a copy of a process that may have other threads), so
-//! all it needs is prepared before the clone.
+//! allocates (it is a copy of a process that may have other threads, or
+//! borrows its memory), so all it needs is prepared before the clone.
 
 use super::namespaces::{Namespaces, Step};
 use crate::error::{Error, Kind};

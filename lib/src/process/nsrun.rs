@@ -1,8 +1,8 @@
-//! nsrun's whole run, in the order SPEC gives it: check everything, write
-//! the pid file, clone the child into its namespaces (it waits at the
-//! hand-off), run the hooks, release the child, forward signals until it
-//! ends, run the on-exit hooks, remove the pid file, exit with the
-//! command's status.
+//! nsrun's whole run, in the order SPEC gives it: check everything, open
+//! the pid file, clone the child into its namespaces (held at the hand-off
+//! when hooks or the pid file need it), write the pid file, run the hooks,
+//! release the child, forward signals until it ends, run the on-exit hooks,
+//! remove the pid file, exit with the command's status.
 
 use super::handoff::{Argv, Held};
 use super::hooks::{self, HookEnv, When};
