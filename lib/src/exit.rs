@@ -122,11 +122,23 @@ impl Tool {
     }
 }
 
-/// The first line of a clap error, without its `error: ` prefix and styling.
+/// The first paragraph of a clap error as one line, without its `error: `
+/// prefix and styling (a missing argument is named on the indented line
+/// after `…were not provided:`).
 fn clap_first_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
-    first.strip_prefix("error: ").unwrap_or(first).to_string()
+    let first = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    if first.is_empty() {
+        "invalid arguments".to_string()
+    } else {
+        first.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -181,5 +193,11 @@ mod tests {
             .parse_from::<Args, _, _>(["t", "--mtu", "big", "x"])
             .unwrap_err();
         assert!(e.message().contains("'big'"), "{e}");
+        let e = VETHUP.parse_from::<Args, _, _>(["t"]).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("the following required arguments were not provided: <NAME>"),
+            "{e}"
+        );
     }
 }

@@ -1,9 +1,16 @@
 //! Processes: exec with the env(1) statuses, and supervising a child —
-//! forwarding signals to it, reaping, and reporting how it ended. All of
+//! forwarding signals to it, reaping, and reporting how it ended; starting a
+//! command in new namespaces behind a hand-off ([`namespaces`], [`handoff`]),
+//! the hooks around it ([`hooks`]) and nsrun's whole run ([`nsrun`]). All of
 //! nsnet's `unsafe` lives under this module, each block saying why it is
 //! sound.
 
 #![allow(unsafe_code)]
+
+pub mod handoff;
+pub mod hooks;
+pub mod namespaces;
+pub mod nsrun;
 
 use crate::error::{Error, Kind};
 use nix::errno::Errno;
@@ -107,22 +114,99 @@ pub enum Reap {
     All,
 }
 
+/// A signal taken from the queue, and whether a process sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub signal: Signal,
+    /// Sent by a process (`kill`, `sigqueue`, `tgkill`), not by the kernel.
+    pub from_process: bool,
+}
+
+impl Received {
+    /// Whether a supervisor passes this signal on to its child.
+    ///
+    /// The child starts in the supervisor's process group, so a signal the
+    /// terminal raises (Ctrl-C, Ctrl-\, a window resize, a hangup) already
+    /// reaches the child from the kernel, which hits the whole foreground
+    /// group; forwarding it too would deliver Ctrl-C twice. Only a signal a
+    /// process sent to the supervisor alone is passed on. Keeping the child
+    /// in that group (rather than giving it a foreground group of its own)
+    /// is what keeps job control working: Ctrl-Z stops supervisor and child
+    /// together, so the user's shell sees its job stop and `fg` resumes
+    /// both, and an interactive shell as the command still takes the
+    /// terminal for its own jobs as it would anywhere.
+    pub fn is_forwarded(&self) -> bool {
+        self.from_process && FORWARDED.contains(&self.signal)
+    }
+}
+
+/// Whether a `si_code` says a process sent the signal: `SI_USER` (0) and
+/// the other user-space codes are zero or negative; the kernel's own
+/// (`SI_KERNEL`, the `CLD_*` codes of SIGCHLD) are positive.
+fn sent_by_process(si_code: i32) -> bool {
+    si_code <= 0
+}
+
+/// The supervised signals as a queue to read (a signalfd). They must be
+/// blocked ([`block_supervised_signals`]) since before any child started,
+/// so none is lost and none kills this process.
+#[derive(Debug)]
+pub struct Signals {
+    fd: nix::sys::signalfd::SignalFd,
+}
+
+impl Signals {
+    pub fn new() -> Result<Signals, Error> {
+        use nix::sys::signalfd::{SfdFlags, SignalFd};
+        let fd = SignalFd::with_flags(&supervised_signals(), SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| Error::failed(format!("cannot watch for signals: {}", e.desc())))?;
+        Ok(Signals { fd })
+    }
+
+    /// Waits for the next supervised signal.
+    pub fn next(&self) -> Result<Received, Error> {
+        loop {
+            match self.fd.read_signal() {
+                Ok(Some(info)) => {
+                    let Ok(signal) = Signal::try_from(info.ssi_signo as i32) else {
+                        continue;
+                    };
+                    return Ok(Received {
+                        signal,
+                        from_process: sent_by_process(info.ssi_code),
+                    });
+                }
+                Ok(None) | Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    return Err(Error::failed(format!(
+                        "cannot wait for signals: {}",
+                        e.desc()
+                    )))
+                }
+            }
+        }
+    }
+}
+
 /// Waits for `child` to end while passing on every forwarded signal this
-/// process receives; returns the child's status (128+N for signal N).
-/// The supervised signals must be blocked ([`block_supervised_signals`])
-/// since before `child` was started, so none is lost.
+/// process receives (see [`Received::is_forwarded`]); returns the child's
+/// status (128+N for signal N). The supervised signals must be blocked
+/// ([`block_supervised_signals`]) since before `child` was started, so none
+/// is lost.
 pub fn supervise(child: Pid, reap: Reap) -> Result<u8, Error> {
-    let set = supervised_signals();
+    supervise_with(&Signals::new()?, child, reap)
+}
+
+/// [`supervise`] reading an existing signal queue.
+pub fn supervise_with(signals: &Signals, child: Pid, reap: Reap) -> Result<u8, Error> {
     loop {
         if let Some(code) = reap_ready(child, reap)? {
             return Ok(code);
         }
-        let signal = set
-            .wait()
-            .map_err(|e| Error::failed(format!("cannot wait for signals: {}", e.desc())))?;
-        if signal != Signal::SIGCHLD {
+        let received = signals.next()?;
+        if received.is_forwarded() {
             // The child may have just exited; ESRCH then is no error.
-            let _ = kill(child, signal);
+            let _ = kill(child, received.signal);
         }
     }
 }
