@@ -688,36 +688,3 @@ fn bad_input_is_refused_in_one_line_and_changes_nothing() {
     lab.assert_unchanged(&before);
     assert_eq!(list(&lab), "10.0.9.0/24 masquerade out=any backend=nft\n");
 }
-
-/// Every long option of `--help` (and the subcommands' help) is in the man
-/// page, and every long option there is one natctl has.
-#[test]
-fn the_man_page_and_help_name_the_same_options() {
-    let natctl = nsnet_tests::bin("natctl");
-    let mut help = String::new();
-    for sub in [&[][..], &["add"], &["del"], &["list"], &["flush"]] {
-        let out = std::process::Command::new(&natctl)
-            .args(sub)
-            .arg("--help")
-            .output()
-            .expect("natctl --help");
-        assert!(out.status.success());
-        help.push_str(&String::from_utf8_lossy(&out.stdout));
-    }
-    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../man/natctl.1"))
-        .expect("man/natctl.1");
-    let options = |text: &str| -> std::collections::BTreeSet<String> {
-        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .filter(|w| w.starts_with("--") && w.len() > 2)
-            .map(str::to_string)
-            .collect()
-    };
-    // The OPTIONS section: the rest of the page quotes nft and iptables.
-    let page = page.replace("\\-", "-");
-    let section = page
-        .split(".SH ")
-        .find(|s| s.starts_with("OPTIONS"))
-        .expect("an OPTIONS section");
-    assert_eq!(options(&help), options(section));
-    assert!(options(&help).contains("--dry-run"));
-}
