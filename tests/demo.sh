@@ -5,8 +5,11 @@
 # nothing outside the lab is touched or contacted.
 set -euo pipefail
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; eval "$*"; }
-say() { printf '\n# %s\n' "$*"; }
+step() { printf '\033[1m$ %s\033[0m\n' "$*"; eval "$*"; echo; }
+say() { printf '# %s\n' "$@"; }
+# The kernel dismantles a namespace that lost its last process in the
+# background; give it a moment before looking (not part of the transcript).
+settle() { for _ in $(seq 100); do ip link show "$1" >/dev/null 2>&1 || return 0; sleep 0.02; done; }
 
 say "A private lab stands in for this machine: its uplink, its 'internet'."
 step "ip -brief addr show up0"
@@ -16,9 +19,9 @@ say "Masquerade the container subnet to the outside (one rule set per subnet)."
 step "natctl add 10.0.0.0/24"
 step "natctl list"
 
-say "Start a shell in its own network: nsrun makes the namespace and holds the"
-say "command until the vethup hook has made the pair; netinit configures the"
-say "inside (address, route, loopback, DNS) and execs the payload."
+say "Start a shell in its own network: nsrun makes the namespace and holds the" \
+    "command until the vethup hook has made the pair; netinit configures the" \
+    "inside (address, route, loopback, DNS) and execs the payload."
 step "nsrun --net --mount --hook 'vethup veth0 \$NSRUN_PID' \\
       --on-exit 'natctl del --if-exists 10.0.0.0/24' \\
       -- netinit --dns 203.0.113.53 10.0.0.2/24 -- sh -c '
@@ -31,7 +34,9 @@ step "nsrun --net --mount --hook 'vethup veth0 \$NSRUN_PID' \\
     labsvc ask tcp 203.0.113.10:7             # what the internet saw as source
 '"
 
-say "The container is gone, and so is everything it needed."
+settle veth0
+say "The container is gone, and so is everything it needed; the host's own" \
+    "resolv.conf was never written."
 step "ip link show veth0 2>&1 || true"
 step "natctl list"
 step "cat /etc/resolv.conf"
