@@ -13,40 +13,20 @@ pub struct Program {
     pub package: &'static str,
 }
 
-pub const IP: Program = Program {
-    name: "ip",
-    package: "iproute2",
-};
-pub const NFT: Program = Program {
-    name: "nft",
-    package: "nftables",
-};
-pub const IPTABLES: Program = Program {
-    name: "iptables",
-    package: "iptables",
-};
-pub const IPTABLES_SAVE: Program = Program {
-    name: "iptables-save",
-    package: "iptables",
-};
-pub const IPTABLES_RESTORE: Program = Program {
-    name: "iptables-restore",
-    package: "iptables",
-};
-pub const IP6TABLES: Program = Program {
-    name: "ip6tables",
-    package: "iptables",
-};
-pub const IP6TABLES_SAVE: Program = Program {
-    name: "ip6tables-save",
-    package: "iptables",
-};
-pub const IP6TABLES_RESTORE: Program = Program {
-    name: "ip6tables-restore",
-    package: "iptables",
-};
+pub const IP: Program = Program::new("ip", "iproute2");
+pub const NFT: Program = Program::new("nft", "nftables");
+pub const IPTABLES: Program = Program::new("iptables", "iptables");
+pub const IPTABLES_SAVE: Program = Program::new("iptables-save", "iptables");
+pub const IPTABLES_RESTORE: Program = Program::new("iptables-restore", "iptables");
+pub const IP6TABLES: Program = Program::new("ip6tables", "iptables");
+pub const IP6TABLES_SAVE: Program = Program::new("ip6tables-save", "iptables");
+pub const IP6TABLES_RESTORE: Program = Program::new("ip6tables-restore", "iptables");
 
 impl Program {
+    pub const fn new(name: &'static str, package: &'static str) -> Self {
+        Program { name, package }
+    }
+
     /// The program's path on PATH, or an error naming the package to install.
     pub fn find(&self) -> Result<PathBuf, Error> {
         which::which(self.name).map_err(|_| {
