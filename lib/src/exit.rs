@@ -113,12 +113,34 @@ impl Tool {
                 let _ = e.print();
                 std::process::exit(0)
             }
+            // clap's answer to a missing subcommand is the whole help
+            // text, whose first line is the tool's description.
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Error::usage(format!(
+                "{} (try '{} --help')",
+                nothing_given::<T>(),
+                self.name
+            )),
             _ => Error::usage(format!(
                 "{} (try '{} --help')",
                 clap_first_line(&e),
                 self.name
             )),
         })
+    }
+}
+
+/// What a command line with no arguments lacks: the subcommand, named
+/// with its choices.
+fn nothing_given<T: clap::CommandFactory>() -> String {
+    let names: Vec<String> = T::command()
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .filter(|name| name != "help")
+        .collect();
+    if names.is_empty() {
+        "no arguments given".to_string()
+    } else {
+        format!("no subcommand given ({})", names.join(", "))
     }
 }
 
@@ -177,6 +199,23 @@ mod tests {
         assert_eq!(
             VETHUP.line(&e),
             "vethup: cannot create veth0: an interface with that name already exists"
+        );
+    }
+
+    #[derive(Parser, Debug)]
+    #[command(name = "t")]
+    enum Sub {
+        Add { x: String },
+        List,
+    }
+
+    #[test]
+    fn a_missing_subcommand_is_named_not_answered_with_help() {
+        let e = VETHUP.parse_from::<Sub, _, _>(["t"]).unwrap_err();
+        assert_eq!(e.kind(), Kind::Usage);
+        assert_eq!(
+            e.message(),
+            "no subcommand given (add, list) (try 'vethup --help')"
         );
     }
 

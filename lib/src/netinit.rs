@@ -80,11 +80,22 @@ pub struct Args {
     pub search: Vec<Domain>,
 
     /// Set the interface's MTU
-    #[arg(long, value_name = "N")]
+    // A negative number is a bad value, not an unknown option.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = crate::link::veth::parse_mtu,
+        allow_negative_numbers = true
+    )]
     pub mtu: Option<u32>,
 
     /// Wait up to SECS seconds for the interface to appear
-    #[arg(long, value_name = "SECS", default_value = "10")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        allow_negative_numbers = true
+    )]
     pub wait: Seconds,
 
     /// Stay PID 1: run COMMAND as a child, forward signals, reap every zombie
@@ -331,6 +342,18 @@ mod tests {
             (
                 &["--wait", "nan", "10.0.0.2/24", "--", "sh"][..],
                 "invalid time 'nan'",
+            ),
+            (
+                &["--wait", "-1", "10.0.0.2/24", "--", "sh"][..],
+                "invalid time '-1'",
+            ),
+            (
+                &["--mtu", "big", "10.0.0.2/24", "--", "sh"][..],
+                "invalid MTU 'big': give a number from 68 to 65535",
+            ),
+            (
+                &["--mtu", "-5", "10.0.0.2/24", "--", "sh"][..],
+                "invalid MTU '-5'",
             ),
             (
                 &["--search", "a b", "10.0.0.2/24", "--", "sh"][..],

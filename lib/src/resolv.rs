@@ -30,7 +30,8 @@ use std::str::FromStr;
 
 const RESOLV_CONF: &str = "/etc/resolv.conf";
 
-/// A DNS search domain: letters, digits, `-`, `_` and `.`, at most 253 bytes.
+/// A DNS search domain: letters, digits, `-`, `_` and `.`, at most 253
+/// bytes, no empty label but the root's (`.` alone or a trailing dot).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain(String);
 
@@ -47,6 +48,15 @@ impl FromStr for Domain {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         {
             Some("only letters, digits, '-', '_' and '.' are allowed")
+        } else if text != "."
+            && text
+                .strip_suffix('.')
+                .unwrap_or(text)
+                .split('.')
+                .any(str::is_empty)
+        {
+            // Only the root may be empty: "." alone, or the trailing dot.
+            Some("a label is empty (a leading '.' or '..')")
         } else if text.split('.').any(|label| label.len() > 63) {
             Some("a label is longer than 63 bytes")
         } else {
@@ -212,6 +222,15 @@ mod tests {
         );
         assert!(domain("").unwrap_err().ends_with("it is empty"));
         assert!(domain("x#y").is_err());
+        for empty_label in ["a..b", ".a", ".."] {
+            assert!(
+                domain(empty_label)
+                    .unwrap_err()
+                    .ends_with("a label is empty (a leading '.' or '..')"),
+                "{empty_label}"
+            );
+        }
+        assert!(domain(".").is_ok());
         assert!(domain(&"a".repeat(64)).unwrap_err().contains("63 bytes"));
         assert!(domain(&"a.".repeat(130)).unwrap_err().contains("253 bytes"));
     }

@@ -83,6 +83,8 @@ pub fn exec(argv: &[OsString]) -> Error {
 
 /// The error for a failed exec of `name`: 127 not found, 126 otherwise.
 fn exec_error(name: &str, errno: Errno) -> Error {
+    // An empty name would read "cannot run : command not found".
+    let name = if name.is_empty() { "''" } else { name };
     match errno {
         Errno::ENOENT | Errno::ENOTDIR => Error::new(
             Kind::NotFound,
@@ -255,6 +257,10 @@ mod tests {
         let e = exec_error("/etc/hostname", Errno::EACCES);
         assert_eq!(e.kind(), Kind::CannotExecute);
         assert_eq!(e.to_string(), "cannot run /etc/hostname: permission denied");
+        assert_eq!(
+            exec_error("", Errno::ENOENT).to_string(),
+            "cannot run '': command not found"
+        );
         assert_eq!(exec(&[]).kind(), Kind::Usage);
     }
 

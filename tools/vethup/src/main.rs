@@ -43,7 +43,13 @@ struct Args {
     bridge: Option<IfName>,
 
     /// MTU of both ends (and of a bridge vethup creates)
-    #[arg(long, value_name = "N", value_parser = veth::parse_mtu)]
+    // A negative number is a bad MTU, not an unknown option.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = veth::parse_mtu,
+        allow_negative_numbers = true
+    )]
     mtu: Option<u32>,
 
     /// Print the ip commands as a shell script instead of running them
