@@ -84,7 +84,7 @@ pub struct Args {
     #[arg(
         long,
         value_name = "N",
-        value_parser = crate::link::veth::parse_mtu,
+        value_parser = crate::link::parse_mtu,
         allow_negative_numbers = true
     )]
     pub mtu: Option<u32>,

@@ -10,12 +10,6 @@ use crate::error::Error;
 use crate::name::IfName;
 use std::net::IpAddr;
 
-/// The smallest MTU an IPv4 interface may have (RFC 791).
-pub const MIN_MTU: u32 = 68;
-/// The kernel switches IPv6 off on an interface with a smaller MTU.
-pub const MIN_MTU_IPV6: u32 = 1280;
-pub const MAX_MTU: u32 = 65535;
-
 /// Where the default routes go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gateways {
@@ -86,16 +80,7 @@ impl Inside {
             }
         };
         if let Some(mtu) = mtu {
-            if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
-                return Err(Error::usage(format!(
-                    "invalid MTU {mtu}: it must be between {MIN_MTU} and {MAX_MTU}"
-                )));
-            }
-            if mtu < MIN_MTU_IPV6 && addrs.iter().any(|a| !a.is_ipv4()) {
-                return Err(Error::usage(format!(
-                    "invalid MTU {mtu}: IPv6 needs at least {MIN_MTU_IPV6}"
-                )));
-            }
+            super::check_mtu(mtu, &addrs)?;
         }
         Ok(Inside {
             iface,
@@ -357,12 +342,12 @@ mod tests {
         );
         assert_eq!(
             inside(&["10.0.0.2/24"], Gateways::Default, Some(67)).unwrap_err(),
-            "invalid MTU 67: it must be between 68 and 65535"
+            "invalid MTU '67': give a number from 68 to 65535"
         );
         assert!(inside(&["10.0.0.2/24"], Gateways::Default, Some(68)).is_ok());
         assert_eq!(
             inside(&["fd00::2/64"], Gateways::Default, Some(1279)).unwrap_err(),
-            "invalid MTU 1279: IPv6 needs at least 1280"
+            "--mtu 1279 is too small for the IPv6 address fd00::2/64 (IPv6 needs at least 1280)"
         );
     }
 }

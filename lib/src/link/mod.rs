@@ -305,6 +305,41 @@ pub fn address_args(addr: &HostCidr, dev: &str) -> Vec<String> {
     args
 }
 
+/// The MTUs an interface may have: from IPv4's minimum (RFC 791) up.
+pub const MIN_MTU: u32 = 68;
+pub const MAX_MTU: u32 = 65535;
+/// Below this the kernel switches IPv6 off on a device.
+pub const MIN_MTU_IPV6: u32 = 1280;
+
+/// Parses `--mtu N`: a usage error outside what an interface accepts.
+pub fn parse_mtu(text: &str) -> Result<u32, Error> {
+    let invalid = || {
+        Error::usage(format!(
+            "invalid MTU '{}': give a number from {MIN_MTU} to {MAX_MTU}",
+            text.escape_debug()
+        ))
+    };
+    let mtu = text.parse::<u32>().map_err(|_| invalid())?;
+    if (MIN_MTU..=MAX_MTU).contains(&mtu) {
+        Ok(mtu)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// Checks an MTU against the range and against the addresses it is to
+/// carry: IPv6 needs at least 1280.
+pub fn check_mtu(mtu: u32, addrs: &[HostCidr]) -> Result<(), Error> {
+    parse_mtu(&mtu.to_string())?;
+    match addrs.iter().find(|a| !a.is_ipv4()) {
+        Some(v6) if mtu < MIN_MTU_IPV6 => Err(Error::usage(format!(
+            "--mtu {mtu} is too small for the IPv6 address {v6} \
+             (IPv6 needs at least {MIN_MTU_IPV6})"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `ip -batch` splits lines on blanks and honours double quotes.
 fn batch_quote(word: &str) -> String {
     if !word.is_empty() && !word.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\') {

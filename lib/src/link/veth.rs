@@ -24,25 +24,9 @@ use std::io::BufRead;
 pub const DEFAULT_ADDR: &str = "10.0.0.1/24";
 /// The container end's name when no `--ifname` is given.
 pub const DEFAULT_IFNAME: &str = "eth0";
-/// The MTUs a veth accepts.
-pub const MIN_MTU: u32 = 68;
-pub const MAX_MTU: u32 = 65535;
-/// Below this the kernel turns IPv6 off on a device.
-const IPV6_MIN_MTU: u32 = 1280;
 /// How often vethup plans afresh when a concurrent vethup or vethdown
 /// created or removed the bridge between its look and its act.
 const TRIES: usize = 5;
-
-/// Parses `--mtu N` (usage error outside what a veth accepts).
-pub fn parse_mtu(text: &str) -> Result<u32, Error> {
-    match text.parse::<u32>() {
-        Ok(mtu) if (MIN_MTU..=MAX_MTU).contains(&mtu) => Ok(mtu),
-        _ => Err(Error::usage(format!(
-            "invalid MTU '{}': give a number from {MIN_MTU} to {MAX_MTU}",
-            text.escape_debug()
-        ))),
-    }
-}
 
 /// What `vethup` is asked to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,14 +80,7 @@ impl Up {
             )));
         }
         if let Some(mtu) = self.mtu {
-            if let Some(v6) = addrs.iter().find(|a| !a.is_ipv4()) {
-                if mtu < IPV6_MIN_MTU {
-                    return Err(Error::usage(format!(
-                        "--mtu {mtu} is too small for the IPv6 address {v6} \
-                         (IPv6 needs at least {IPV6_MIN_MTU})"
-                    )));
-                }
-            }
+            super::check_mtu(mtu, &addrs)?;
         }
         Ok(())
     }
@@ -433,7 +410,7 @@ mod tests {
                 "--addr" => request.addrs.push(value.parse().unwrap()),
                 "--ifname" => request.ifname = value.parse().unwrap(),
                 "--bridge" => request.bridge = Some(value.parse().unwrap()),
-                "--mtu" => request.mtu = Some(parse_mtu(value).unwrap()),
+                "--mtu" => request.mtu = Some(crate::link::parse_mtu(value).unwrap()),
                 _ => panic!("{option}"),
             }
         }
@@ -566,9 +543,12 @@ mod tests {
         );
         assert_eq!(up("v1 42 --mtu 1000").validate(), Ok(()));
         for bad in ["67", "65536", "x", ""] {
-            assert_eq!(parse_mtu(bad).unwrap_err().kind(), crate::Kind::Usage);
+            assert_eq!(
+                crate::link::parse_mtu(bad).unwrap_err().kind(),
+                crate::Kind::Usage
+            );
         }
-        assert_eq!(parse_mtu("9000"), Ok(9000));
+        assert_eq!(crate::link::parse_mtu("9000"), Ok(9000));
     }
 
     fn ours() -> State {

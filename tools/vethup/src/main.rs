@@ -47,7 +47,7 @@ struct Args {
     #[arg(
         long,
         value_name = "N",
-        value_parser = veth::parse_mtu,
+        value_parser = nsnet::link::parse_mtu,
         allow_negative_numbers = true
     )]
     mtu: Option<u32>,
