@@ -18,7 +18,6 @@ use crate::error::Error;
 use crate::name::IfName;
 use crate::netns::Target;
 use crate::run::Mode;
-use std::io::BufRead;
 
 /// The host end's address when no `--addr` is given (SPEC's default world).
 pub const DEFAULT_ADDR: &str = "10.0.0.1/24";
@@ -352,26 +351,6 @@ pub fn down(request: &Down, mode: Mode) -> Result<(), Error> {
     }
 }
 
-/// The interface names among `args`, where `-` stands for the names read
-/// from `input`, whitespace-separated.
-pub fn names_from(args: &[String], mut input: impl BufRead) -> Result<Vec<IfName>, Error> {
-    let mut names = Vec::new();
-    for arg in args {
-        if arg == "-" {
-            let mut text = String::new();
-            input
-                .read_to_string(&mut text)
-                .map_err(|e| Error::failed(format!("cannot read names from stdin: {e}")))?;
-            for word in text.split_whitespace() {
-                names.push(word.parse()?);
-            }
-        } else {
-            names.push(arg.parse()?);
-        }
-    }
-    Ok(names)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,15 +595,5 @@ mod tests {
             "cannot remove gone: no such interface"
         );
         assert_eq!(down(&["gone"], true, false).unwrap(), "");
-    }
-
-    #[test]
-    fn names_come_from_arguments_and_stdin() {
-        let args: Vec<String> = ["a", "-", "d"].iter().map(|s| s.to_string()).collect();
-        let names = names_from(&args, "b\n  c \n\n".as_bytes()).unwrap();
-        let names: Vec<&str> = names.iter().map(IfName::as_str).collect();
-        assert_eq!(names, ["a", "b", "c", "d"]);
-        let e = names_from(&["-".to_string()], "ok bad/name\n".as_bytes()).unwrap_err();
-        assert_eq!(e.kind(), crate::Kind::Usage);
     }
 }

@@ -23,7 +23,6 @@ use crate::name::IfName;
 use crate::run::{Command, Mode};
 use std::collections::BTreeSet;
 use std::fmt;
-use std::io::BufRead;
 use std::str::FromStr;
 
 /// The comment every natctl rule carries is this followed by its subnet.
@@ -596,58 +595,6 @@ pub fn flush(mode: Mode) -> Result<(), Error> {
         }
     }
     plan.execute_all(mode)
-}
-
-/// A SUBNET operand of `del`: a subnet, or `-` for subnets read from stdin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SubnetArg {
-    Subnet(Subnet),
-    Stdin,
-}
-
-impl FromStr for SubnetArg {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<Self, Error> {
-        if text == "-" {
-            Ok(SubnetArg::Stdin)
-        } else {
-            text.parse().map(SubnetArg::Subnet)
-        }
-    }
-}
-
-/// The subnets the operands name, `-` replaced by stdin: the first word of
-/// each line, blank lines and `#` comments skipped — so `natctl list`
-/// output can be piped back in.
-pub fn read_subnets(args: &[SubnetArg], stdin: impl BufRead) -> Result<Vec<Subnet>, Error> {
-    let mut subnets = Vec::new();
-    let mut stdin = Some(stdin);
-    for arg in args {
-        match arg {
-            SubnetArg::Subnet(s) => subnets.push(*s),
-            SubnetArg::Stdin => {
-                let Some(input) = stdin.take() else {
-                    return Err(Error::usage("'-' (stdin) may be given only once"));
-                };
-                for (n, line) in input.lines().enumerate() {
-                    let line =
-                        line.map_err(|e| Error::failed(format!("cannot read stdin: {e}")))?;
-                    let Some(word) = line.split_whitespace().next() else {
-                        continue;
-                    };
-                    if word.starts_with('#') {
-                        continue;
-                    }
-                    let subnet = word
-                        .parse()
-                        .map_err(|e: Error| e.context(format!("stdin line {}", n + 1)))?;
-                    subnets.push(subnet);
-                }
-            }
-        }
-    }
-    Ok(subnets)
 }
 
 /// Refuses an `--out` interface that does not exist in this namespace, or

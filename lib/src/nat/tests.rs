@@ -398,31 +398,6 @@ fn del_plans_both_backends_and_names_what_is_missing() {
 }
 
 #[test]
-fn subnets_come_from_operands_and_stdin() {
-    let args = [
-        SubnetArg::Subnet(subnet("10.0.0.0/24")),
-        "-".parse::<SubnetArg>().unwrap(),
-    ];
-    let stdin = "10.0.1.0/24 masquerade out=any backend=nft\n\n# comment\n  fd00:10::/64\n";
-    assert_eq!(
-        read_subnets(&args, stdin.as_bytes()).unwrap(),
-        [
-            subnet("10.0.0.0/24"),
-            subnet("10.0.1.0/24"),
-            subnet("fd00:10::/64")
-        ]
-    );
-    let e = read_subnets(&args, "10.0.0.0/24\n10.0.0.1/24\n".as_bytes()).unwrap_err();
-    assert_eq!(e.kind(), crate::Kind::Usage);
-    assert_eq!(
-        e.to_string(),
-        "stdin line 2: invalid subnet '10.0.0.1/24': host bits are set (did you mean 10.0.0.0/24?)"
-    );
-    let twice = [SubnetArg::Stdin, SubnetArg::Stdin];
-    assert!(read_subnets(&twice, "".as_bytes()).is_err());
-}
-
-#[test]
 fn backend_names_and_the_environment() {
     assert_eq!("nft".parse::<Choice>().unwrap(), Choice::Nft);
     assert_eq!("iptables".parse::<Choice>().unwrap(), Choice::Iptables);

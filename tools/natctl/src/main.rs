@@ -5,7 +5,8 @@ use clap::{Parser, Subcommand};
 use nsnet::cidr::Subnet;
 use nsnet::exit::Tool;
 use nsnet::name::IfName;
-use nsnet::nat::{self, Choice, Masquerade, SubnetArg};
+use nsnet::nat::{self, Choice, Masquerade};
+use nsnet::operand::{self, Operand};
 use nsnet::run::Mode;
 use nsnet::Error;
 use std::process::ExitCode;
@@ -51,7 +52,7 @@ enum Cmd {
     Del {
         /// Subnets to remove; '-' reads them from stdin, the first word of each line (so list's output works)
         #[arg(required = true, value_name = "SUBNET")]
-        subnets: Vec<SubnetArg>,
+        subnets: Vec<Operand<Subnet>>,
         /// A subnet natctl has no rules for is not an error
         #[arg(long)]
         if_exists: bool,
@@ -87,7 +88,7 @@ fn run() -> Result<u8, Error> {
             if_exists,
             dry_run,
         } => {
-            let subnets = nat::read_subnets(&subnets, std::io::stdin().lock())?;
+            let subnets = operand::expand(&subnets, std::io::stdin().lock())?;
             nat::del(&subnets, if_exists, Mode::from_dry_run(dry_run))?
         }
         Cmd::List => nat::print_list()?,

@@ -3,6 +3,8 @@
 use clap::Parser;
 use nsnet::exit::Tool;
 use nsnet::link::veth::{self, Down};
+use nsnet::name::IfName;
+use nsnet::operand::{self, Operand};
 use nsnet::run::Mode;
 use nsnet::Error;
 use std::process::ExitCode;
@@ -36,13 +38,13 @@ struct Args {
 
     /// Host ends of the pairs; '-' reads names from standard input
     #[arg(value_name = "HOSTIF", required_unless_present = "all")]
-    names: Vec<String>,
+    names: Vec<Operand<IfName>>,
 }
 
 fn run() -> Result<u8, Error> {
     let args: Args = TOOL.parse_args()?;
     let request = Down {
-        names: veth::names_from(&args.names, std::io::stdin().lock())?,
+        names: operand::expand(&args.names, std::io::stdin().lock())?,
         if_exists: args.if_exists,
         all: args.all,
     };
