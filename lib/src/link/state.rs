@@ -204,6 +204,23 @@ impl Socket {
         Ok(Socket { fd })
     }
 
+    fn send(&self, message: &[u8]) -> Result<(), Error> {
+        sendto(
+            self.fd.as_raw_fd(),
+            message,
+            &NetlinkAddr::new(0, 0),
+            MsgFlags::empty(),
+        )
+        .map(drop)
+        .map_err(|e| read_error(&format!("cannot ask the kernel: {}", e.desc())))
+    }
+
+    /// One datagram of answers into `buffer`; its length.
+    fn receive(&self, buffer: &mut [u8]) -> Result<usize, Error> {
+        recv(self.fd.as_raw_fd(), buffer, MsgFlags::empty())
+            .map_err(|e| read_error(&format!("cannot read the answer: {}", e.desc())))
+    }
+
     /// The link called `name`, asked for alone; the kernel finds it by an
     /// altname too. `None` when there is none.
     fn get_link(&self, name: &str) -> Result<Option<Link>, Error> {
@@ -215,18 +232,10 @@ impl Socket {
         body.extend_from_slice(name.as_bytes());
         body.push(0);
         body.resize(align(body.len()), 0);
-        let message = frame(RTM_GETLINK, NLM_F_REQUEST, SEQ, &body);
-        sendto(
-            self.fd.as_raw_fd(),
-            &message,
-            &NetlinkAddr::new(0, 0),
-            MsgFlags::empty(),
-        )
-        .map_err(|e| read_error(&format!("cannot ask the kernel: {}", e.desc())))?;
+        self.send(&frame(RTM_GETLINK, NLM_F_REQUEST, SEQ, &body))?;
         let mut buffer = vec![0u8; BUFFER];
         loop {
-            let len = recv(self.fd.as_raw_fd(), &mut buffer, MsgFlags::empty())
-                .map_err(|e| read_error(&format!("cannot read the answer: {}", e.desc())))?;
+            let len = self.receive(&mut buffer)?;
             for message in split(&buffer[..len]) {
                 if message.seq != SEQ {
                     continue;
@@ -251,20 +260,12 @@ impl Socket {
     /// reading again when the kernel says a change interrupted the dump.
     fn dump(&self, request: u16, body: &[u8]) -> Result<Vec<(u16, Vec<u8>)>, Error> {
         for seq in 1..=DUMP_TRIES as u32 {
-            let message = frame(request, NLM_F_REQUEST | NLM_F_DUMP, seq, body);
-            sendto(
-                self.fd.as_raw_fd(),
-                &message,
-                &NetlinkAddr::new(0, 0),
-                MsgFlags::empty(),
-            )
-            .map_err(|e| read_error(&format!("cannot ask the kernel: {}", e.desc())))?;
+            self.send(&frame(request, NLM_F_REQUEST | NLM_F_DUMP, seq, body))?;
             let mut answers = Vec::new();
             let mut interrupted = false;
             let mut buffer = vec![0u8; BUFFER];
             'reading: loop {
-                let len = recv(self.fd.as_raw_fd(), &mut buffer, MsgFlags::empty())
-                    .map_err(|e| read_error(&format!("cannot read the answer: {}", e.desc())))?;
+                let len = self.receive(&mut buffer)?;
                 for message in split(&buffer[..len]) {
                     if message.seq != seq {
                         continue;
