@@ -496,18 +496,24 @@ meminfo() { # -> MEM_KERNEL MEM_AVAIL (KiB)
         esac
     done < /proc/meminfo
 }
-# The proportional memory of the processes nsnet keeps per container
-# (nsrun and the payload), in KiB.
+# The proportional memory of the processes nsnet keeps per container, in
+# KiB: nsrun's in PSS_NSRUN, the payload's (its child) in PSS_PAYLOAD.
+pss_of() { # PID -> adds its Pss to PSS_SUM
+    local k v _
+    while read -r k v _; do
+        [ "$k" = Pss: ] && PSS_SUM=$((PSS_SUM + v))
+    done < "/proc/$1/smaps_rollup"
+}
 held_pss() {
-    local pid child k v _ sum=0
+    local pid child
+    PSS_SUM=0
+    for pid in "${NS_PID[@]}"; do pss_of "$pid"; done
+    PSS_NSRUN=$PSS_SUM
+    PSS_SUM=0
     for pid in "${NS_PID[@]}"; do
-        for child in $pid $(< /proc/$pid/task/$pid/children); do
-            while read -r k v _; do
-                [ "$k" = Pss: ] && sum=$((sum + v))
-            done < /proc/$child/smaps_rollup
-        done
+        for child in $(< "/proc/$pid/task/$pid/children"); do pss_of "$child"; done
     done
-    PSS=$sum
+    PSS_PAYLOAD=$PSS_SUM
 }
 
 declare -A SCALE_ROW
@@ -516,7 +522,7 @@ scale() { # TOOL
     pause 0.1
     meminfo
     k0=$MEM_KERNEL a0=$MEM_AVAIL
-    PSS=0
+    PSS_NSRUN=0 PSS_PAYLOAD=0
     : > "$W/err"
     if [ "$tool" = nsnet ]; then
         for ((i = 1; i <= N; i++)); do mkfifo "$W/fifo/$i"; done
@@ -569,7 +575,7 @@ scale() { # TOOL
     settle "" "$t0"
     clean "$tool at N=$N"
     rm -f "$W"/fifo/*
-    SCALE_ROW[$tool/$N/$MODE]="$(((SETTLED - t0) / N)) $up_total $rules $((kernel * 1024 / N)) $((avail * 1024 / N)) $((PSS * 1024 / N))"
+    SCALE_ROW[$tool/$N/$MODE]="$(((SETTLED - t0) / N)) $up_total $rules $((kernel * 1024 / N)) $((avail * 1024 / N)) $((PSS_NSRUN * 1024 / N)) $((PSS_PAYLOAD * 1024 / N))"
 }
 
 # The subnets' own things are made before and removed after, untimed, as
@@ -665,7 +671,7 @@ versions() {
     echo "- kernel $(uname -r), $(nproc) cores ($(uname -m)); load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (a machine shared with other work)"
     echo "- nsnet binaries: \`${NSNET_BIN#"${HERE%/bench}/"}\`$(case $NSNET_BIN in */debug) echo " (**unoptimised debug build**)" ;; esac)"
     echo "- $(ip -V), $(nft --version), $(iptables --version), util-linux $(unshare --version | awk '{print $NF}')"
-    echo "- CNI plugins $("$CNI_PATH/ptp" 2>&1 | sed -n 's/.*\(v[0-9][0-9.]*\).*/\1/p' | head -1) ($CNI_PATH), $("$NETAVARK" --version) ($NETAVARK)"
+    echo "- CNI plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins 2>/dev/null || echo "(version unknown)") ($CNI_PATH), $("$NETAVARK" --version) ($NETAVARK)"
 }
 
 cat <<EOF
@@ -707,7 +713,7 @@ setup_row() { # ROW LABEL EXECS-ROW
     echo "| $2 | $(ms3 "$1") | $(ratio "${MED[$1]}" "$FLOOR") | $(ratio "${MED[$1]}" "$NSNET") | ${EXECS_OF[$3]:-} |"
 }
 setup_row "setup/nsnet" "**nsnet**" "nsnet setup"
-setup_row "setup/nsnet + NAT hooks" "nsnet + NAT hooks" "nsnet + NAT hooks (setup and teardown)"
+setup_row "setup/nsnet + NAT hooks" "nsnet + NAT hooks (processes: whole life)" "nsnet + NAT hooks (setup and teardown)"
 setup_row "setup/floor: unshare --net true" "floor: unshare --net true" "floor: unshare --net true"
 setup_row "setup/floor: ip -batch x2" "floor: ip -batch x2" "floor: ip -batch x2"
 for p in "${peers[@]}"; do
@@ -728,7 +734,10 @@ namespace; the time is the kernel's deferred cleanup. For a peer it is the
 start of its teardown commands; *blocking* is how long those commands run
 before they return. Kept by design and not counted as residue: the CNI
 bridge \`cni0\` and netavark's $KEPT_RULES global rules (made once before the
-rounds).
+rounds). The kernel dismantles dying namespaces one after the other in a
+background queue; every row starts 50 ms after the one before, so no row
+waits behind another's cleanup (a namespace removed with \`ip netns del\`
+is out of sight at once, its cleanup then runs unobserved).
 
 | teardown | median | p90 | max | x nsnet | blocking (median) | processes started |
 |---|---|---|---|---|---|---|
@@ -787,19 +796,24 @@ own with its last container). *Rules*: firewall rules present with N
 containers up (nsnet: natctl's, made before the pass). Memory per container, in KiB: *kernel* is the growth
 of Slab + KernelStack + PageTables, *avail* the fall of MemAvailable
 (both machine-wide: noisy on a shared machine, meaningless at small N),
-*held* the proportional set size of the processes nsnet keeps per container
-(nsrun and the payload's sleep; the peers keep none in this bench, so
-nsnet's kernel figure also carries those two processes' stacks and page
-tables).
+*held* the proportional set size of the processes nsnet keeps per container:
+nsrun, and the payload (the container's own process, here a sleep). The
+peers keep no process in this bench (a real container would have its
+payload, and a runtime's shim), so nsnet's kernel figure also carries
+those two processes' stacks and page tables. nsnet's parallel latencies
+are read in start order: a container ready before an older one counts
+from when the older one is.
 
-| tool | N | mode | setup latency per container (median / p90 / max) | setup, all N / N | teardown, all N / N | rules | kernel KiB | avail KiB | held KiB |
+| tool | N | mode | setup latency per container (median / p90 / max) | setup, all N / N | teardown, all N / N | rules | kernel KiB | avail KiB | held KiB: nsrun / payload |
 |---|---|---|---|---|---|---|---|---|---|
 EOF
 for N in $SCALE; do
     for MODE in serial parallel; do
         for tool in "${SCALE_TOOLS[@]}"; do
-            read -r _ _ rules kernel avail held <<< "${SCALE_ROW[$tool/$N/$MODE]}"
-            echo "| $tool | $N | $MODE | $(ms3 "scale-up/$tool/$N/$MODE" | sed 's/ | / \/ /g') | ${MED[scale-up-all/$tool/$N/$MODE]} | ${MED[scale-down-all/$tool/$N/$MODE]} | $rules | $((kernel / 1024)) | $((avail / 1024)) | $((held / 1024)) |"
+            read -r _ _ rules kernel avail held payload <<< "${SCALE_ROW[$tool/$N/$MODE]}"
+            kept="-"
+            [ "$tool" = nsnet ] && kept="$((held / 1024)) / $((payload / 1024))"
+            echo "| $tool | $N | $MODE | $(ms3 "scale-up/$tool/$N/$MODE" | sed 's/ | / \/ /g') | ${MED[scale-up-all/$tool/$N/$MODE]} | ${MED[scale-down-all/$tool/$N/$MODE]} | $rules | $((kernel / 1024)) | $((avail / 1024)) | $kept |"
         done
     done
 done
@@ -862,8 +876,9 @@ already read rtnetlink in-process), nsnet would start the floor's number
 of programs and take about $NSNET - 2 x $IP_START = **$PROJECTED ms**:
 $(ratio "$PROJECTED" "$FLOOR")x the floor, $(ratio "$FAST_UP_MS" "$PROJECTED")x faster than $FAST_UP.
 
-Processes: one nsnet container starts ${EXECS_OF[nsnet setup]}; the floor
-starts ${EXECS_OF[floor: ip -batch x2]} (plus the shell's own fork for the
+Processes: one nsnet container runs nsrun and then
+${EXECS_OF[nsnet setup]}; the floor runs ${EXECS_OF[floor: ip -batch x2]},
+its \`unshare\` included (and the shell forks itself once for the
 coprocess). The firewall costs nsnet nothing per container: NAT is one
 \`natctl add\` per subnet (${MED[natctl add (nft)]} ms with nft, starting
 ${EXECS_OF[natctl add (nft)]%% *} processes), where every peer changes the
