@@ -23,7 +23,7 @@ lint:
 demo: deps build
     target/debug/labrun bash "$PWD/tests/demo.sh"
 
-# the side-by-side benchmark in a private lab, on release binaries; rewrites bench/RESULTS.md (~7 min; RUNS=3 SCALE="1 5" for a ~20 s smoke run)
+# the side-by-side benchmark in a private lab, on release binaries; rewrites bench/RESULTS.md (~5.5 min; RUNS=3 SCALE="1 5" for a ~30 s smoke run)
 bench:
     ./deps bench
     cargo build --workspace --release
