@@ -23,12 +23,11 @@ lint:
 demo: deps build
     target/debug/labrun bash "$PWD/tests/demo.sh"
 
-# the side-by-side benchmark in a private lab; rewrites bench/RESULTS.md (RUNS=5 SCALE="1 10" for a smoke run)
+# the side-by-side benchmark in a private lab, on release binaries; rewrites bench/RESULTS.md (~5.5 min; RUNS=3 SCALE="1 5" for a ~30 s smoke run)
 bench:
     ./deps bench
     cargo build --workspace --release
-    cargo build --workspace
-    PATH="$PWD/target/release:$PATH" target/debug/labrun bash "$PWD/bench/bench.sh" > bench/RESULTS.md.new
+    target/release/labrun bash "$PWD/bench/bench.sh" > bench/RESULTS.md.new
     mv bench/RESULTS.md.new bench/RESULTS.md
     cat bench/RESULTS.md
 

@@ -432,7 +432,7 @@ fn refusals_change_nothing() {
     dead.wait();
     lab.sh_ok(
         "ip link add taken0 type ifb && ip link property add dev taken0 altname alias0 \
-         && echo plain > /run/plain",
+         && ip link add br9 type bridge && echo plain > /run/plain",
     );
     inside(&lab, c.pid(), "ip link add eth0 type ifb");
     let before = lab.snapshot();
@@ -468,6 +468,16 @@ fn refusals_change_nothing() {
         (
             vec!["--addr", "2001:db8:100::2/64", "--bridge", "nsbr0", "veth0", "--ifname", "e1", &pid],
             "2001:db8:100::2 is already assigned to up0",
+        ),
+        // With an existing bridge only HOSTIF and the bridge are looked up,
+        // by name: an altname is found that way too.
+        (
+            vec!["--bridge", "br9", "taken0", &pid],
+            "vethup: cannot create taken0: an interface with that name already exists",
+        ),
+        (
+            vec!["--bridge", "br9", "alias0", &pid],
+            "vethup: cannot create alias0: an interface with that name already exists",
         ),
         (
             vec!["--bridge", "taken0", "veth0", "--ifname", "e1", &pid],

@@ -140,6 +140,26 @@ impl State {
         Ok(State { links, addresses })
     }
 
+    /// Only the links called `names` (by name or altname), each asked for
+    /// by name, and no addresses: enough for a check about those links,
+    /// at a cost that does not grow with the host's interfaces (a full
+    /// [`State::read`] beside 500 containers' veths takes ~1.5 ms).
+    pub fn read_links(names: &[&str]) -> Result<State, Error> {
+        let socket = Socket::open()?;
+        let mut links: Vec<Link> = Vec::new();
+        for name in names {
+            if let Some(link) = socket.get_link(name)? {
+                if !links.iter().any(|l| l.index == link.index) {
+                    links.push(link);
+                }
+            }
+        }
+        Ok(State {
+            links,
+            addresses: Vec::new(),
+        })
+    }
+
     /// The link called `name`, by its name or one of its altnames.
     pub fn link(&self, name: &str) -> Option<&Link> {
         self.links
@@ -184,24 +204,68 @@ impl Socket {
         Ok(Socket { fd })
     }
 
+    fn send(&self, message: &[u8]) -> Result<(), Error> {
+        sendto(
+            self.fd.as_raw_fd(),
+            message,
+            &NetlinkAddr::new(0, 0),
+            MsgFlags::empty(),
+        )
+        .map(drop)
+        .map_err(|e| read_error(&format!("cannot ask the kernel: {}", e.desc())))
+    }
+
+    /// One datagram of answers into `buffer`; its length.
+    fn receive(&self, buffer: &mut [u8]) -> Result<usize, Error> {
+        recv(self.fd.as_raw_fd(), buffer, MsgFlags::empty())
+            .map_err(|e| read_error(&format!("cannot read the answer: {}", e.desc())))
+    }
+
+    /// The link called `name`, asked for alone; the kernel finds it by an
+    /// altname too. `None` when there is none.
+    fn get_link(&self, name: &str) -> Result<Option<Link>, Error> {
+        const SEQ: u32 = 1;
+        let mut body = link_request();
+        let len = (4 + name.len() + 1) as u16;
+        body.extend_from_slice(&len.to_ne_bytes());
+        body.extend_from_slice(&IFLA_IFNAME.to_ne_bytes());
+        body.extend_from_slice(name.as_bytes());
+        body.push(0);
+        body.resize(align(body.len()), 0);
+        self.send(&frame(RTM_GETLINK, NLM_F_REQUEST, SEQ, &body))?;
+        let mut buffer = vec![0u8; BUFFER];
+        loop {
+            let len = self.receive(&mut buffer)?;
+            for message in split(&buffer[..len]) {
+                if message.seq != SEQ {
+                    continue;
+                }
+                match message.kind {
+                    RTM_NEWLINK => return Ok(parse_link(message.body)),
+                    NLMSG_ERROR => {
+                        let code = message.body.get(..4).map(ne_i32).unwrap_or(0);
+                        let errno = nix::errno::Errno::from_raw(-code);
+                        if errno == nix::errno::Errno::ENODEV {
+                            return Ok(None);
+                        }
+                        return Err(read_error(&crate::error::errno_words(errno)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
     /// Sends one dump request and collects every answer as (type, body),
     /// reading again when the kernel says a change interrupted the dump.
     fn dump(&self, request: u16, body: &[u8]) -> Result<Vec<(u16, Vec<u8>)>, Error> {
         for seq in 1..=DUMP_TRIES as u32 {
-            let message = frame(request, NLM_F_REQUEST | NLM_F_DUMP, seq, body);
-            sendto(
-                self.fd.as_raw_fd(),
-                &message,
-                &NetlinkAddr::new(0, 0),
-                MsgFlags::empty(),
-            )
-            .map_err(|e| read_error(&format!("cannot ask the kernel: {}", e.desc())))?;
+            self.send(&frame(request, NLM_F_REQUEST | NLM_F_DUMP, seq, body))?;
             let mut answers = Vec::new();
             let mut interrupted = false;
             let mut buffer = vec![0u8; BUFFER];
             'reading: loop {
-                let len = recv(self.fd.as_raw_fd(), &mut buffer, MsgFlags::empty())
-                    .map_err(|e| read_error(&format!("cannot read the answer: {}", e.desc())))?;
+                let len = self.receive(&mut buffer)?;
                 for message in split(&buffer[..len]) {
                     if message.seq != seq {
                         continue;
@@ -483,6 +547,15 @@ mod tests {
         assert_eq!(messages[0].kind, RTM_NEWLINK);
         assert_eq!(messages[0].body, [1, 2, 3, 4]);
         assert_eq!(messages[1].kind, NLMSG_DONE);
+    }
+
+    #[test]
+    fn links_asked_for_by_name() {
+        let state = State::read_links(&["lo", "nsnet-ghost0", "lo"]).expect("asking for lo");
+        assert_eq!(state.links.len(), 1);
+        assert_eq!(state.links[0].name, "lo");
+        assert!(state.addresses.is_empty());
+        assert_eq!(State::read().unwrap().link("lo"), state.link("lo"));
     }
 
     /// Reading needs no privilege: the test's own namespace has at least

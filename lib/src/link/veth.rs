@@ -209,6 +209,21 @@ fn check_free(state: &State, addrs: &[HostCidr], dev: &str) -> Result<(), Error>
     Ok(())
 }
 
+/// What the plan for `request` needs to know. With an existing bridge that
+/// is HOSTIF and the bridge alone, asked for by name: a host with hundreds
+/// of containers on the bridge is then as quick to check as an empty one.
+/// Otherwise (a bridge to create, or an address for HOSTIF) every address
+/// of the host is checked, so everything is read.
+fn look(request: &Up) -> Result<State, Error> {
+    if let Some(br) = &request.bridge {
+        let some = State::read_links(&[request.host.as_str(), br.as_str()])?;
+        if some.link(br.as_str()).is_some() {
+            return Ok(some);
+        }
+    }
+    State::read()
+}
+
 /// vethup: checks the request and the target, then plans and runs (or
 /// prints) the setup.
 pub fn up(request: &Up, mode: Mode) -> Result<(), Error> {
@@ -217,7 +232,7 @@ pub fn up(request: &Up, mode: Mode) -> Result<(), Error> {
     let mut tries = 0;
     loop {
         tries += 1;
-        let before = State::read()?;
+        let before = look(request)?;
         let plan = request.plan(&before)?;
         if mode == Mode::DryRun {
             return plan.execute(mode);
