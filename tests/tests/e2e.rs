@@ -111,11 +111,13 @@ fn core_scenario_with_pid_proc_and_hostname() {
             "--mount-proc",
             "--hostname",
             "box1",
+            // Another name and subnet: the kernel may still be removing
+            // the first container's veth0 in the background.
             "--hook",
-            "vethup veth0 $NSRUN_PID",
+            "vethup --addr 10.0.1.1/24 veth1 $NSRUN_PID",
             "--",
             "netinit",
-            "10.0.0.2/24",
+            "10.0.1.2/24",
             "--",
             "sh",
             "-c",
