@@ -69,8 +69,7 @@ impl NftTable {
         if !run::NFT.is_installed() {
             return Seen::NotInstalled;
         }
-        let out =
-            Command::new(run::NFT, ["-a", "list", "table", family.nft(), TABLE]).output_via_file();
+        let out = Command::new(run::NFT, ["-a", "list", "table", family.nft(), TABLE]).output();
         match out {
             Err(e) => Seen::Unusable(e),
             Ok(out) if out.success => Seen::Read(NftTable::parse(family, &out.stdout)),

@@ -67,15 +67,7 @@ pub fn spawn(argv: &[OsString], mask: &SigSet) -> Result<Pid, Error> {
     };
     let mut command = std::process::Command::new(program);
     command.args(args);
-    let mask = *mask;
-    // SAFETY: the closure runs in the forked child before exec and only
-    // calls sigprocmask, which is async-signal-safe; it allocates nothing
-    // and touches no lock (an error is a plain errno).
-    unsafe {
-        command.pre_exec(move || {
-            sigprocmask(SigmaskHow::SIG_SETMASK, Some(&mask), None).map_err(std::io::Error::from)
-        });
-    }
+    with_signal_mask(&mut command, *mask);
     match command.spawn() {
         Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
         Err(e) => Err(match e.raw_os_error() {
@@ -86,6 +78,21 @@ pub fn spawn(argv: &[OsString], mask: &SigSet) -> Result<Pid, Error> {
                 e.to_string().to_lowercase()
             )),
         }),
+    }
+}
+
+/// Makes the child of `command` start with `mask` as its signal mask:
+/// `std::process::Command` passes on the spawning thread's mask, and a
+/// supervisor's blocked signals must not stay blocked in what it runs (a
+/// SIGTERM passed on would never land).
+pub(super) fn with_signal_mask(command: &mut std::process::Command, mask: SigSet) {
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls sigprocmask, which is async-signal-safe; it allocates nothing
+    // and touches no lock (an error is a plain errno).
+    unsafe {
+        command.pre_exec(move || {
+            sigprocmask(SigmaskHow::SIG_SETMASK, Some(&mask), None).map_err(std::io::Error::from)
+        });
     }
 }
 

@@ -11,9 +11,9 @@
 
 use super::{Received, Signals};
 use crate::error::Error;
-use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{kill, SigSet, Signal};
 use nix::unistd::Pid;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 
 /// The shell every hook runs in (SPEC: `/bin/sh -c CMD`).
@@ -129,16 +129,7 @@ fn start(command: &str, env: &HookEnv, mask: SigSet) -> std::io::Result<std::pro
         .envs(env.vars())
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout));
-    // SAFETY: runs in the forked child before exec; sigprocmask(2) is
-    // async-signal-safe and `mask` is a plain value moved into the closure.
-    // Without it the hook would inherit nsrun's blocked signals, and a
-    // SIGTERM passed on to it would never land.
-    unsafe {
-        shell.pre_exec(move || {
-            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&mask), None)
-                .map_err(std::io::Error::from)
-        });
-    }
+    super::command::with_signal_mask(&mut shell, mask);
     shell.spawn()
 }
 

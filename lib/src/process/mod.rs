@@ -57,12 +57,6 @@ pub fn block_supervised_signals() -> Result<SigSet, Error> {
     Ok(old)
 }
 
-/// Restores a signal mask (in a child, before it execs its command).
-pub fn restore_signal_mask(mask: &SigSet) -> Result<(), Error> {
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(mask), None)
-        .map_err(|e| Error::failed(format!("cannot restore the signal mask: {}", e.desc())))
-}
-
 /// Replaces this process with `argv[0]`, looked up on PATH, keeping the
 /// environment. Returns only on failure: `NotFound` (127) when there is no
 /// such command, `CannotExecute` (126) when it cannot be executed.
