@@ -11,9 +11,9 @@ deps:
 build:
     cargo build --workspace
 
-# every test; the privileged ones run in private labs, and the real host is checked unchanged afterwards
-test: deps build
-    tests/bin/real-host-check cargo test --workspace
+# every test (cargo builds the tools it tests); the privileged ones run in private labs, and the real host is checked unchanged afterwards
+test: deps
+    lab/bin/real-host-check cargo test --workspace
 
 lint:
     cargo fmt --all --check
@@ -21,7 +21,7 @@ lint:
 
 # the core scenario in a private lab, as a transcript a newcomer can follow
 demo: deps build
-    target/debug/labrun bash "$PWD/tests/demo.sh"
+    target/debug/labrun bash "$PWD/lab/demo.sh"
 
 # the side-by-side benchmark in a private lab, on release binaries; rewrites bench/RESULTS.md (~5.5 min; RUNS=3 SCALE="1 5" for a ~30 s smoke run)
 bench:

@@ -90,7 +90,7 @@ impl Family {
 }
 
 /// Where a subnet's rules live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Backend {
     Nft,
     Iptables,
@@ -106,7 +106,7 @@ impl fmt::Display for Backend {
 }
 
 /// The backend asked for: `--backend`, else `NATCTL_BACKEND`, else auto.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Choice {
     /// nft when it works, else iptables
     #[default]
@@ -121,11 +121,14 @@ impl FromStr for Choice {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self, Error> {
-        <Choice as clap::ValueEnum>::from_str(text, false).map_err(|_| {
-            Error::usage(format!(
+        match text {
+            "auto" => Ok(Choice::Auto),
+            "nft" => Ok(Choice::Nft),
+            "iptables" => Ok(Choice::Iptables),
+            _ => Err(Error::usage(format!(
                 "invalid backend '{text}': expected auto, nft or iptables"
-            ))
-        })
+            ))),
+        }
     }
 }
 
