@@ -1,6 +1,11 @@
-//! The one error type of nsnet: a message in plain words and the kind of
-//! failure, from which each tool's convention picks the exit status.
+//! The one error type of nsnet: a message in plain words, the kind of
+//! failure (from which each tool's convention picks the exit status), the
+//! OS error that caused it when there was one, and — for a teardown that
+//! carries on past failures — every further failure after the first.
+//!
+//! Code decides on [`Error::errno`] and [`Error::kind`], never on the words.
 
+use nix::errno::Errno;
 use std::fmt;
 
 /// What sort of failure an [`Error`] is; the exit status follows from it.
@@ -21,6 +26,10 @@ pub enum Kind {
 pub struct Error {
     kind: Kind,
     message: String,
+    /// The OS error behind it, when the kernel or libc said no.
+    errno: Option<Errno>,
+    /// Further failures of the same job (a teardown reports them all).
+    more: Vec<Error>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -30,6 +39,40 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            errno: None,
+            more: Vec::new(),
+        }
+    }
+
+    /// `what: why` where the OS said why: `cannot open /x: no such file
+    /// or directory`, keeping the errno.
+    pub fn os(what: impl fmt::Display, errno: Errno) -> Self {
+        Error {
+            errno: Some(errno),
+            ..Error::failed(format!("{what}: {}", errno_words(errno)))
+        }
+    }
+
+    /// Like [`Error::os`] for an `std::io::Error`: its errno when it has
+    /// one, else its own words.
+    pub fn io(what: impl fmt::Display, e: &std::io::Error) -> Self {
+        Error {
+            errno: e.raw_os_error().map(Errno::from_raw),
+            ..Error::failed(format!("{what}: {}", io_words(e)))
+        }
+    }
+
+    /// Every error of `errors`, as one: the first, carrying the others.
+    /// `Ok` when there are none. For teardown, which carries on past a
+    /// failure and then reports them all.
+    pub fn all(errors: impl IntoIterator<Item = Error>) -> Result<(), Error> {
+        let mut errors = errors.into_iter();
+        match errors.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                first.more.extend(errors);
+                Err(first)
+            }
         }
     }
 
@@ -45,26 +88,49 @@ impl Error {
         self.kind
     }
 
+    /// The words of this error alone (see `Display` for all of them).
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The OS error that caused this one, if any.
+    pub fn errno(&self) -> Option<Errno> {
+        self.errno
+    }
+
+    /// The failures after the first, when this error stands for several.
+    pub fn more(&self) -> &[Error] {
+        &self.more
     }
 
     /// Puts what was being attempted in front: `cannot create veth0: …`.
     pub fn context(self, what: impl fmt::Display) -> Self {
         Error {
-            kind: self.kind,
             message: format!("{what}: {}", self.message),
+            ..self
         }
     }
 }
 
 impl fmt::Display for Error {
+    /// The message, then every further failure: `a (and also: b; c)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        if !self.more.is_empty() {
+            let more: Vec<String> = self.more.iter().map(ToString::to_string).collect();
+            write!(f, " (and also: {})", more.join("; "))?;
+        }
+        Ok(())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.errno
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Adds context to the error of a result, in one call.
 pub trait Context<T> {
@@ -82,12 +148,25 @@ impl<T> Context<T> for Result<T> {
     }
 }
 
-/// Describes an OS error in lower-case plain words, with a hint where one helps.
-pub fn errno_words(errno: nix::errno::Errno) -> String {
-    use nix::errno::Errno;
+/// An I/O error in lower-case plain words, without Rust's "(os error N)"
+/// and without the network hint of [`errno_words`]: a file is not a link.
+pub fn io_words(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => Errno::from_raw(code).desc().to_lowercase(),
+        None => e.to_string().to_lowercase(),
+    }
+}
+
+/// Describes an OS error in lower-case plain words, with a hint where one
+/// helps. The hint to run as root is for those who are not: root can be
+/// refused too (a missing capability in a user namespace, a read-only
+/// /proc/sys), and telling root to be root helps nobody.
+pub fn errno_words(errno: Errno) -> String {
     let words = errno.desc().to_lowercase();
     match errno {
-        Errno::EPERM | Errno::EACCES => format!("{words} (run as root or with CAP_NET_ADMIN)"),
+        Errno::EPERM | Errno::EACCES if !nix::unistd::geteuid().is_root() => {
+            format!("{words} (run as root or with CAP_NET_ADMIN)")
+        }
         _ => words,
     }
 }
@@ -115,11 +194,40 @@ mod tests {
     }
 
     #[test]
-    fn permission_errors_carry_a_hint() {
+    fn permission_errors_carry_a_hint_for_those_who_are_not_root() {
+        let hint = !nix::unistd::geteuid().is_root();
         assert_eq!(
-            errno_words(nix::errno::Errno::EPERM),
-            "operation not permitted (run as root or with CAP_NET_ADMIN)"
+            errno_words(Errno::EPERM).ends_with("(run as root or with CAP_NET_ADMIN)"),
+            hint
         );
-        assert_eq!(errno_words(nix::errno::Errno::ESRCH), "no such process");
+        assert_eq!(errno_words(Errno::ESRCH), "no such process");
+    }
+
+    #[test]
+    fn os_errors_keep_their_errno() {
+        let e = Error::os("cannot open /x", Errno::ENOENT);
+        assert_eq!(e.to_string(), "cannot open /x: no such file or directory");
+        assert_eq!(e.errno(), Some(Errno::ENOENT));
+        assert_eq!(e.clone().context("step").errno(), Some(Errno::ENOENT));
+        let io = std::io::Error::from_raw_os_error(Errno::EEXIST as i32);
+        assert_eq!(Error::io("cannot make x", &io).errno(), Some(Errno::EEXIST));
+        assert_eq!(Error::failed("plain").errno(), None);
+    }
+
+    #[test]
+    fn a_teardown_reports_every_failure() {
+        assert_eq!(Error::all([]), Ok(()));
+        let e = Error::all([
+            Error::failed("cannot remove a: busy"),
+            Error::failed("cannot remove b: busy"),
+            Error::failed("cannot remove c: busy"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.message(), "cannot remove a: busy");
+        assert_eq!(e.more().len(), 2);
+        assert_eq!(
+            e.to_string(),
+            "cannot remove a: busy (and also: cannot remove b: busy; cannot remove c: busy)"
+        );
     }
 }

@@ -52,7 +52,7 @@ impl Tool {
 
     /// The one diagnostic line: `TOOL: what failed: why`.
     pub fn line(&self, error: &Error) -> String {
-        let one_line = error.message().replace('\n', " ");
+        let one_line = error.to_string().replace('\n', " ");
         format!("{}: {}", self.name, one_line.trim_end())
     }
 

@@ -6,7 +6,7 @@
 //! the peer of a veth is created directly inside the target namespace and
 //! a printed plan names the same namespace as a run does.
 
-use crate::error::{errno_words, Error};
+use crate::error::{io_words, Error};
 use std::fmt;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -128,13 +128,6 @@ impl fmt::Display for Target {
     }
 }
 
-fn io_words(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => errno_words(nix::errno::Errno::from_raw(code)),
-        None => e.to_string().to_lowercase(),
-    }
-}
-
 /// What an open file is: `net:[4026532281]` for a network namespace,
 /// `mnt:[…]` for another kind, else its path. A namespace file opened
 /// through /proc names itself so; one bind-mounted (as `ip netns add` does)
@@ -207,12 +200,8 @@ impl NsId {
 
     /// The network namespace this process is in.
     pub fn own() -> Result<NsId, Error> {
-        let meta = std::fs::metadata("/proc/self/ns/net").map_err(|e| {
-            Error::failed(format!(
-                "cannot read this process's network namespace: {}",
-                io_words(&e)
-            ))
-        })?;
+        let meta = std::fs::metadata("/proc/self/ns/net")
+            .map_err(|e| Error::io("cannot read this process's network namespace", &e))?;
         Ok(NsId {
             dev: meta.dev(),
             ino: meta.ino(),

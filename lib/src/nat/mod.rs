@@ -18,7 +18,7 @@ pub mod iptables;
 pub mod nft;
 
 use crate::cidr::Subnet;
-use crate::error::{errno_words, Error};
+use crate::error::Error;
 use crate::name::IfName;
 use crate::run::{Command, Mode};
 use std::collections::BTreeSet;
@@ -578,10 +578,9 @@ pub fn print_list() -> Result<(), Error> {
     let text: String = list()?.iter().map(|e| format!("{e}\n")).collect();
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::failed(format!(
-            "cannot write the list: {}",
-            io_words(&e)
-        ))),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io("cannot write the list", &e))
+        }
         _ => Ok(()),
     }
 }
@@ -618,7 +617,7 @@ fn check_out(out: &IfName) -> Result<(), Error> {
     // /proc/net is this namespace's view (unlike /sys, which shows the
     // namespace that mounted it).
     let dev = std::fs::read_to_string("/proc/net/dev")
-        .map_err(|e| Error::failed(format!("cannot list interfaces: {}", io_words(&e))))?;
+        .map_err(|e| Error::io("cannot list interfaces", &e))?;
     if interfaces(&dev).any(|name| name == out.as_str()) {
         Ok(())
     } else {
@@ -647,20 +646,15 @@ fn enable_forwarding(family: Family) -> Result<(), Error> {
         return Ok(());
     }
     std::fs::write(family.forwarding_sysctl(), "1\n").map_err(|e| {
-        Error::failed(format!(
-            "cannot turn on {} forwarding: {}: {}",
-            family.name(),
-            family.forwarding_sysctl(),
-            io_words(&e)
-        ))
+        Error::io(
+            format!(
+                "cannot turn on {} forwarding: {}",
+                family.name(),
+                family.forwarding_sysctl()
+            ),
+            &e,
+        )
     })
-}
-
-fn io_words(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => errno_words(nix::errno::Errno::from_raw(code)),
-        None => e.to_string().to_lowercase(),
-    }
 }
 
 /// Holds natctl's lock until dropped; none in dry-run mode, which changes
@@ -670,8 +664,7 @@ fn lock(mode: Mode) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, Error> {
     if mode == Mode::DryRun {
         return Ok(None);
     }
-    let fail =
-        |e: &std::io::Error| Error::failed(format!("cannot lock {LOCK_PATH}: {}", io_words(e)));
+    let fail = |e: &std::io::Error| Error::io(format!("cannot lock {LOCK_PATH}"), e);
     let dir = std::path::Path::new(LOCK_PATH)
         .parent()
         .expect("the lock has a folder");
@@ -691,9 +684,7 @@ fn lock(mode: Mode) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, Error> {
         .map_err(|e| fail(&e))?;
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
         .map(Some)
-        .map_err(|(_, errno)| {
-            Error::failed(format!("cannot lock {LOCK_PATH}: {}", errno_words(errno)))
-        })
+        .map_err(|(_, errno)| Error::os(format!("cannot lock {LOCK_PATH}"), errno))
 }
 
 #[cfg(test)]

@@ -134,13 +134,8 @@ struct PidFile {
 
 impl PidFile {
     fn create(path: PathBuf) -> Result<PidFile, Error> {
-        let file = std::fs::File::create(&path).map_err(|e| {
-            Error::failed(format!(
-                "cannot write the pid file {}: {}",
-                path.display(),
-                io_words(&e)
-            ))
-        })?;
+        let file = std::fs::File::create(&path)
+            .map_err(|e| Error::io(format!("cannot write the pid file {}", path.display()), &e))?;
         Ok(PidFile {
             path,
             file: Some(file),
@@ -150,11 +145,10 @@ impl PidFile {
     fn write(&mut self, pid: nix::unistd::Pid) -> Result<(), Error> {
         if let Some(mut file) = self.file.take() {
             writeln!(file, "{pid}").map_err(|e| {
-                Error::failed(format!(
-                    "cannot write the pid file {}: {}",
-                    self.path.display(),
-                    io_words(&e)
-                ))
+                Error::io(
+                    format!("cannot write the pid file {}", self.path.display()),
+                    &e,
+                )
             })?;
         }
         Ok(())
@@ -164,13 +158,5 @@ impl PidFile {
 impl Drop for PidFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// An I/O error in lower-case words, without Rust's "(os error N)".
-fn io_words(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(errno) => nix::errno::Errno::from_raw(errno).desc().to_lowercase(),
-        None => e.to_string().to_lowercase(),
     }
 }
