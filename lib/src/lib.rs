@@ -3,7 +3,8 @@
 //! Layers, imports pointing down only:
 //! 1. [`error`], [`exit`]: the error type with its exit status, and reporting.
 //! 2. [`name`], [`cidr`]: validated values; [`operand`]: `-` for stdin.
-//! 3. [`run`]: the only place that starts an external program.
+//! 3. [`run`]: starts the external programs (`nft`, `iptables`);
+//!    [`netlink`]: rtnetlink in-process (links, addresses, routes).
 //! 4. [`netns`]: what a TARGET namespace means, and its checks.
 //! 5. [`link`], [`nat`]: plans for links and for the firewall.
 //! 6. [`process`]: namespaces, hand-off, signals, waiting.
@@ -20,6 +21,7 @@ pub mod link;
 pub mod name;
 pub mod nat;
 pub mod netinit;
+pub mod netlink;
 pub mod netns;
 pub mod operand;
 pub mod process;

@@ -1,4 +1,5 @@
-//! The only place that starts an external program (`ip`, `nft`, `iptables`):
+//! Where nsnet starts the external programs it needs (`nft`, `iptables`;
+//! links, addresses and routes need none, see [`crate::netlink`]):
 //! finds it with `which`, runs it with `duct`, feeds batch input on stdin
 //! (input, output and error through anonymous files, so no thread is needed),
 //! turns a failure into words, and prints instead of running in dry-run mode.
@@ -14,7 +15,6 @@ pub struct Program {
     pub package: &'static str,
 }
 
-pub const IP: Program = Program::new("ip", "iproute2");
 pub const NFT: Program = Program::new("nft", "nftables");
 pub const IPTABLES: Program = Program::new("iptables", "iptables");
 pub const IPTABLES_SAVE: Program = Program::new("iptables-save", "iptables");
@@ -44,7 +44,7 @@ impl Program {
 }
 
 /// One invocation of a program: its arguments and, for batch modes
-/// (`ip -batch -`, `nft -f -`, `iptables-restore`), its input.
+/// (`nft -f -`, `iptables-restore`), its input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
     pub program: Program,
@@ -261,8 +261,8 @@ mod tests {
 
     #[test]
     fn shell_text_quotes_and_uses_a_here_document() {
-        let c = Command::new(IP, ["link", "set", "dev", "a b", "alias", "it's"]);
-        assert_eq!(c.to_shell(), r"ip link set dev 'a b' alias 'it'\''s'");
+        let c = Command::new(NFT, ["add", "table", "a b", "it's"]);
+        assert_eq!(c.to_shell(), r"nft add table 'a b' 'it'\''s'");
         let c = Command::new(NFT, ["-f", "-"]).with_stdin("add table ip nsnet\n");
         assert_eq!(c.to_shell(), "nft -f - <<'EOF'\nadd table ip nsnet\nEOF");
         assert_eq!(shell_quote(""), "''");
