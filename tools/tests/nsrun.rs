@@ -1004,31 +1004,3 @@ fn bad_input_is_one_line_125_and_leaves_nothing() {
     }
     lab.assert_unchanged(&before);
 }
-
-#[test]
-fn help_and_man_page_name_the_same_long_options() {
-    let help = std::process::Command::new(nsnet_lab::bin("nsrun"))
-        .arg("--help")
-        .output()
-        .expect("nsrun --help");
-    assert!(help.status.success());
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    let page = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../man/nsrun.1"),
-    )
-    .expect("man/nsrun.1");
-    // Only the OPTIONS section: the examples name other tools' options.
-    let page = page.replace("\\-", "-");
-    let options = page
-        .split(".SH ")
-        .find(|section| section.starts_with("OPTIONS"))
-        .expect("an OPTIONS section");
-    let long_options = |text: &str| -> std::collections::BTreeSet<String> {
-        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .filter(|w| w.starts_with("--") && w.len() > 2)
-            .map(str::to_string)
-            .collect()
-    };
-    assert_eq!(long_options(options), long_options(&help));
-    assert!(long_options(&help).contains("--mount-proc"));
-}

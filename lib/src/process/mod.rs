@@ -21,7 +21,7 @@ use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 mod command;
-pub use command::{check_command, restore_sigpipe, spawn};
+pub use command::{check_command, ignore_sigpipe, restore_sigpipe, spawn};
 
 /// The signals a wrapper passes on to the command it runs (SPEC).
 pub const FORWARDED: [Signal; 7] = [

@@ -7,7 +7,7 @@
 use super::handoff::{Argv, Held};
 use super::hooks::{self, HookEnv, When};
 use super::namespaces::Namespaces;
-use super::{block_supervised_signals, supervise_with, Reap, Signals};
+use super::{block_supervised_signals, ignore_sigpipe, supervise_with, Reap, Signals};
 use crate::error::Error;
 use nix::sys::signal::SigSet;
 use std::ffi::OsString;
@@ -31,6 +31,8 @@ pub struct Spec {
 pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
     let ns = spec.namespaces.checked()?;
     let argv = Argv::new(&spec.command)?;
+    // A child that dies before the hand-off shows as EPIPE on its gate.
+    ignore_sigpipe()?;
     // The pid file is opened before anything exists, so a path that cannot
     // be written fails with nothing to undo.
     let mut pid_file = spec.pid_file.map(PidFile::create).transpose()?;
