@@ -113,7 +113,11 @@ impl Target {
             (Target::Path(_), std::io::ErrorKind::NotFound) => "no such file".to_string(),
             _ => io_words(&e),
         };
-        Error::failed(format!("cannot use {self}: {why}"))
+        let error = Error::failed(format!("cannot use {self}: {why}"));
+        match e.raw_os_error() {
+            Some(raw) => error.with_errno(nix::errno::Errno::from_raw(raw)),
+            None => error,
+        }
     }
 }
 
@@ -326,8 +330,11 @@ mod tests {
         );
         let e = Target::Name("nsnet-surely-absent".into())
             .open()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("no such namespace in /run/netns"), "{e}");
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(nix::errno::Errno::ENOENT));
+        assert!(
+            e.to_string().contains("no such namespace in /run/netns"),
+            "{e}"
+        );
     }
 }

@@ -518,6 +518,35 @@ fn on_exit_hooks_run_in_every_case() {
         one_line(&out),
         "nsrun: on-exit hook 'exit 4' failed with exit status 4"
     );
+    // Every failure of the teardown is reported, each on a line of its own:
+    // the on-exit hooks', and the pid file's that a hook made a directory.
+    let spoil = "rm /run/c.pid && mkdir /run/c.pid && touch /run/c.pid/x && exit 5";
+    let out = nsrun(
+        &lab,
+        &[
+            "--net",
+            "--pid-file",
+            "/run/c.pid",
+            "--on-exit",
+            "exit 4",
+            "--on-exit",
+            spoil,
+            "--",
+            "sh",
+            "-c",
+            "exit 9",
+        ],
+    );
+    lab.sh_ok("rm -r /run/c.pid");
+    assert_eq!(out.code(), 9);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "nsrun: on-exit hook 'exit 4' failed with exit status 4\n\
+             nsrun: on-exit hook '{spoil}' failed with exit status 5\n\
+             nsrun: cannot remove the pid file /run/c.pid: is a directory\n"
+        )
+    );
 }
 
 #[test]

@@ -72,11 +72,7 @@ pub fn spawn(argv: &[OsString], mask: &SigSet) -> Result<Pid, Error> {
         Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
         Err(e) => Err(match e.raw_os_error() {
             Some(raw) => exec_error(&program.to_string_lossy(), Errno::from_raw(raw)),
-            None => Error::failed(format!(
-                "cannot run {}: {}",
-                program.to_string_lossy(),
-                e.to_string().to_lowercase()
-            )),
+            None => Error::io(format!("cannot run {}", program.to_string_lossy()), &e),
         }),
     }
 }

@@ -82,11 +82,10 @@ pub fn run(command: &str, when: When, env: &HookEnv, signals: &Signals, mask: &S
         Ok(child) => child,
         Err(e) => {
             return HookEnd {
-                error: Some(Error::failed(format!(
-                    "cannot run {} '{command}': {}",
-                    when.label(),
-                    e.to_string().to_lowercase()
-                ))),
+                error: Some(Error::io(
+                    format!("cannot run {} '{command}'", when.label()),
+                    &e,
+                )),
                 stopped_by,
             }
         }
@@ -111,11 +110,10 @@ pub fn run(command: &str, when: When, env: &HookEnv, signals: &Signals, mask: &S
     };
     let error = match status {
         Ok(status) => failure(command, when, status),
-        Err(e) => Some(Error::failed(format!(
-            "cannot wait for {} '{command}': {}",
-            when.label(),
-            e.to_string().to_lowercase()
-        ))),
+        Err(e) => Some(Error::io(
+            format!("cannot wait for {} '{command}'", when.label()),
+            &e,
+        )),
     };
     HookEnd { error, stopped_by }
 }

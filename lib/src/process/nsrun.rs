@@ -62,7 +62,10 @@ pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
             warn(&e);
         }
     }
-    drop(pid_file);
+    // The last of the teardown: its failure is reported like a hook's.
+    if let Some(Err(e)) = pid_file.map(PidFile::remove) {
+        warn(&e);
+    }
     match result {
         Ok(code) | Err(Stop::Signal(code)) => Ok(code),
         Err(Stop::Failed(e)) => Err(e),
@@ -127,11 +130,13 @@ fn start(
 }
 
 /// `--pid-file`: holds the child's PID from the moment the namespaces exist
-/// until nsrun exits; removed on drop.
+/// until nsrun exits; removed at the end of the run, or on drop when the
+/// run stops early.
 #[derive(Debug)]
 struct PidFile {
     path: PathBuf,
     file: Option<std::fs::File>,
+    removed: bool,
 }
 
 impl PidFile {
@@ -141,6 +146,7 @@ impl PidFile {
         Ok(PidFile {
             path,
             file: Some(file),
+            removed: false,
         })
     }
 
@@ -155,10 +161,24 @@ impl PidFile {
         }
         Ok(())
     }
+
+    /// Removes the file; one already gone is no failure.
+    fn remove(mut self) -> Result<(), Error> {
+        self.removed = true;
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(
+                format!("cannot remove the pid file {}", self.path.display()),
+                &e,
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if !self.removed {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
