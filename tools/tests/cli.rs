@@ -8,21 +8,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Every tool: each binary in src/bin (so a new tool is checked too).
-fn tools() -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/bin");
-    let mut tools: Vec<String> = std::fs::read_dir(&dir)
-        .expect("tools/src/bin")
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_suffix(".rs").map(str::to_string)
-        })
-        .collect();
-    tools.sort();
-    assert!(tools.len() >= 5, "{tools:?}");
-    tools
-}
-
 fn tool(name: &str) -> Command {
     Command::new(nsnet_lab::bin(name))
 }
@@ -110,7 +95,7 @@ fn man_synopsis_and_options(tool: &str) -> String {
 
 #[test]
 fn committed_man_pages_are_what_the_tools_generate() {
-    for name in tools() {
+    for name in nsnet_lab::tools() {
         let out = tool(&name).args(["--generate", "man"]).output().unwrap();
         assert!(
             out.status.success(),
@@ -138,7 +123,7 @@ fn committed_man_pages_are_what_the_tools_generate() {
 
 #[test]
 fn help_and_man_page_name_the_same_long_options() {
-    for tool in tools() {
+    for tool in nsnet_lab::tools() {
         let tool = tool.as_str();
         let mut text = String::new();
         for args in helps(tool) {
@@ -164,7 +149,7 @@ fn help_and_man_page_name_the_same_long_options() {
 
 #[test]
 fn man_pages_pass_mandoc_lint_with_every_section() {
-    for tool in tools() {
+    for tool in nsnet_lab::tools() {
         let tool = tool.as_str();
         let out = Command::new("mandoc")
             .args(["-Tlint", "-W", "warning"])
@@ -200,7 +185,7 @@ fn man_pages_pass_mandoc_lint_with_every_section() {
 
 #[test]
 fn every_tool_answers_version() {
-    for name in tools() {
+    for name in nsnet_lab::tools() {
         let out = tool(&name).arg("--version").output().unwrap();
         assert!(out.status.success());
         assert_eq!(
@@ -221,7 +206,7 @@ fn long_options_are_found_in_text() {
 
 #[test]
 fn every_tool_generates_completions_on_request_only() {
-    for name in tools() {
+    for name in nsnet_lab::tools() {
         for (kind, mark) in [
             ("complete-bash", format!("complete -F _{name}")),
             ("complete-zsh", format!("#compdef {name}")),
@@ -249,7 +234,7 @@ fn every_tool_generates_completions_on_request_only() {
 /// usage error stays one, with nothing on stdout.
 #[test]
 fn the_environment_does_not_change_what_a_tool_does() {
-    for name in tools() {
+    for name in nsnet_lab::tools() {
         let plain = tool(&name).arg("--no-such-option").output().unwrap();
         let inherited = tool(&name)
             .arg("--no-such-option")

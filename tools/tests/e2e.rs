@@ -299,6 +299,11 @@ fn the_demo_tells_the_core_scenario_and_leaves_nothing() {
     let before = lab.snapshot();
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../lab/demo.sh");
     let out = lab.run(&["bash", demo]).expect_ok("the demo");
+    assert!(
+        !out.stdout.contains('\u{1b}'),
+        "the demo styled text that is not going to a terminal:\n{}",
+        out.stdout
+    );
     for said in [
         "$ natctl add 10.0.0.0/24",
         "10.0.0.0/24 masquerade out=any backend=nft",
