@@ -1,5 +1,5 @@
-//! The whole flow, end to end, in the lab: the tools composed as SPEC.md's
-//! first examples, what happens when things go wrong, and many containers.
+//! The whole flow, end to end, in the lab: the tools composed as the
+//! README's first examples, what happens when things go wrong, and many containers.
 //! Every test ends with the residue check.
 
 use nsnet_lab::{lab, Lab, SERVICE, UPLINK};

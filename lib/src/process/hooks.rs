@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 
-/// The shell every hook runs in (SPEC: `/bin/sh -c CMD`).
+/// The shell every hook runs in (nsrun(1): `/bin/sh -c CMD`).
 const SHELL: &str = "/bin/sh";
 
 /// The signals that stop a start in progress.

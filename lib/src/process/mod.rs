@@ -23,7 +23,8 @@ use std::os::unix::ffi::OsStrExt;
 mod command;
 pub use command::{check_command, ignore_sigpipe, restore_sigpipe, spawn};
 
-/// The signals a wrapper passes on to the command it runs (SPEC).
+/// The signals a wrapper passes on to the command it runs (nsrun(1),
+/// netinit(1)).
 pub const FORWARDED: [Signal; 7] = [
     Signal::SIGINT,
     Signal::SIGTERM,

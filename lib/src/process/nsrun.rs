@@ -1,4 +1,4 @@
-//! nsrun's whole run, in the order SPEC gives it: check everything, open
+//! nsrun's whole run, in the order nsrun(1) gives it: check everything, open
 //! the pid file, clone the child into its namespaces (held at the hand-off
 //! when hooks or the pid file need it), write the pid file, run the hooks,
 //! release the child, forward signals until it ends, run the on-exit hooks,
