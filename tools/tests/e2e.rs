@@ -36,6 +36,10 @@ fn contained(command: &[&str]) -> Vec<String> {
 }
 
 fn core_scenario(lab: &Lab, extra: &[&str], backend: &str) -> nsnet_lab::Out {
+    lab.output(core_scenario_command(lab, extra, backend))
+}
+
+fn core_scenario_command(lab: &Lab, extra: &[&str], backend: &str) -> std::process::Command {
     let mut argv = vec!["nsrun", "--net", "--mount"];
     argv.extend_from_slice(extra);
     let add = format!("natctl add --backend {backend} 10.0.0.0/24");
@@ -56,7 +60,7 @@ fn core_scenario(lab: &Lab, extra: &[&str], backend: &str) -> nsnet_lab::Out {
         "-c",
         PAYLOAD,
     ]);
-    lab.run(&argv)
+    lab.command(&argv)
 }
 
 fn assert_reached_everything(out: &nsnet_lab::Out) {
@@ -91,6 +95,21 @@ fn core_scenario_on_nftables() {
 #[test]
 fn core_scenario_on_iptables() {
     core_scenario_leaves_nothing("iptables");
+}
+
+/// Whatever the environment holds, every hook and the payload inherit it,
+/// and it changes nothing: once, NSNET_COMPLETIONS=bash made each hook
+/// print a completion script and exit 0 without doing its job.
+#[test]
+fn core_scenario_whatever_the_environment_holds() {
+    let lab = lab!();
+    let before = lab.snapshot();
+    let mut cmd = core_scenario_command(&lab, &[], "nft");
+    cmd.env("NSNET_COMPLETIONS", "bash")
+        .env("NSNET_GENERATE", "man")
+        .env("COMPLETE", "bash");
+    assert_reached_everything(&lab.output(cmd));
+    lab.assert_settles(&before);
 }
 
 #[test]
