@@ -224,10 +224,12 @@ pub fn plain_words(stderr: &str) -> String {
         return "failed without saying why".to_string();
     }
     let text = lines.join("; ");
+    // iptables' own "(you must be root)" would tell root to be root; the
+    // hint below replaces it for those who are not.
     let text = text
         .replace("RTNETLINK answers: ", "")
         .replace("Error: ", "")
-        .replace("Error: ", "");
+        .replace(" (you must be root)", "");
     let lower = text.to_lowercase();
     let words = if lower.contains("file exists") {
         "already exists".to_string()
@@ -286,6 +288,10 @@ mod tests {
         assert_eq!(
             plain_words("RTNETLINK answers: Operation not permitted\n"),
             format!("Operation not permitted{hint}")
+        );
+        assert_eq!(
+            plain_words("iptables-save: Permission denied (you must be root)\n"),
+            format!("iptables-save: Permission denied{hint}")
         );
         assert_eq!(plain_words(""), "failed without saying why");
         assert_eq!(

@@ -171,6 +171,7 @@ fn refusals_suggest_root_only_to_those_who_are_not() {
     let refused = [
         (format!("vethup veth0 {pid}"), 1),
         ("natctl add 10.0.0.0/24".to_string(), 1),
+        ("natctl add --backend iptables 10.0.0.0/24".to_string(), 1),
         ("nsrun --net -- true".to_string(), 125),
         (
             "netinit --wait 0 --iface up0 192.0.2.9/24 -- true".to_string(),
@@ -182,7 +183,7 @@ fn refusals_suggest_root_only_to_those_who_are_not() {
         assert_eq!(out.code(), *status, "{command} as root: {out:?}");
         assert_eq!(out.stderr.lines().count(), 1, "{command}: {out:?}");
         assert!(
-            !out.stderr.contains("as root"),
+            !out.stderr.contains("as root") && !out.stderr.contains("be root"),
             "{command}: root is told to be root: {}",
             out.stderr
         );
