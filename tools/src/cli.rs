@@ -14,7 +14,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 /// The option that asks for generated text instead of real work.
-pub const GENERATE: &str = "generate";
+const GENERATE: &str = "generate";
 
 /// What `--generate KIND` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
