@@ -1,4 +1,5 @@
-//! Interface names, checked once when parsed (SPEC "Names").
+//! Interface names, checked once when parsed (docs/contract.md, "Names,
+//! addresses, operands").
 //!
 //! The rule is the kernel's (`dev_valid_name`: 1–15 bytes, not `.` or
 //! `..`, no `/`, `:` or whitespace), with what else the kernel does to a

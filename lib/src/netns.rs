@@ -380,8 +380,11 @@ mod tests {
         );
         let e = Target::Name("nsnet-surely-absent".into())
             .open()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("no such namespace in /run/netns"), "{e}");
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::ENOENT));
+        assert!(
+            e.to_string().contains("no such namespace in /run/netns"),
+            "{e}"
+        );
     }
 }

@@ -588,7 +588,8 @@ fn without_permission_nothing_changes() {
     );
     assert!(said.contains("permission denied"), "{said}");
     // By name it can; then nobody cannot take the lock of links, and root
-    // without CAP_NET_ADMIN is refused the first step by the kernel.
+    // without CAP_NET_ADMIN is refused the first step by the kernel, and
+    // not told to be root.
     for tool in [&["vethup", "veth0", "c1"][..], &["vethdown", "v9"][..]] {
         refused(
             lab.run(&[&nobody[..], tool].concat()),
