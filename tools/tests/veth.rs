@@ -893,38 +893,39 @@ fn holders_of(lab: &Lab, addr: &str) -> Vec<String> {
 }
 
 /// Check-then-act between concurrent vethups: of many given the same
-/// `--addr` at once, exactly one gets it and the others are refused.
+/// `--addr` at once, exactly one gets it and the others are refused. The
+/// runs are forked first and held by a lock the script holds, then
+/// released together, so they start within microseconds of each other.
 #[test]
 fn one_address_many_vethups_at_once_one_wins() {
     let lab = lab!();
-    let holders: Vec<Bg> = (0..12).map(|_| lab.netns_holder()).collect();
+    let holders: Vec<Bg> = (0..16).map(|_| lab.netns_holder()).collect();
     let before = lab.snapshot();
-    for round in 0..3 {
-        let argvs: Vec<Vec<String>> = holders
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                [
-                    "vethup",
-                    "--addr",
-                    "10.5.0.1/24",
-                    &format!("r{i}"),
-                    &c.pid().to_string(),
-                ]
-                .map(String::from)
-                .to_vec()
-            })
-            .collect();
-        let outs = all_at_once(&lab, &argvs);
-        let won: Vec<&Out> = outs.iter().filter(|o| o.ok()).collect();
-        assert_eq!(won.len(), 1, "round {round}: {} got the address", won.len());
-        for out in outs.iter().filter(|o| !o.ok()) {
-            assert_eq!(out.code(), 1, "{}", out.stderr);
-            assert!(
-                out.stderr.contains("10.5.0.1 is already assigned to r"),
-                "{}",
-                out.stderr
-            );
+    let pids: Vec<String> = holders.iter().map(|c| c.pid().to_string()).collect();
+    let script = format!(
+        "exec 9>/run/gate; flock 9; i=0; for pid in {}; do \
+           (exec 9>&-; flock -s /run/gate true; vethup --addr 10.5.0.1/24 r$i $pid \
+            2>/run/said.$i; echo $? > /run/status.$i) & i=$((i+1)); done; \
+         flock -u 9; wait; rm /run/gate; \
+         for s in /run/status.*; do cat $s; done; cat /run/said.* >&2; rm /run/status.* /run/said.*",
+        pids.join(" ")
+    );
+    for round in 0..5 {
+        let out = lab.sh(&script).expect_ok(&format!("round {round}"));
+        let statuses: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(statuses.len(), holders.len(), "round {round}");
+        let won = statuses.iter().filter(|s| **s == "0").count();
+        assert_eq!(
+            won, 1,
+            "round {round}: {won} got the address: {}",
+            out.stderr
+        );
+        assert!(
+            statuses.iter().all(|s| *s == "0" || *s == "1"),
+            "{statuses:?}"
+        );
+        for said in out.stderr.lines() {
+            assert!(said.contains("10.5.0.1 is already assigned to r"), "{said}");
         }
         assert_eq!(holders_of(&lab, "10.5.0.1").len(), 1, "round {round}");
         lab.run(&["vethdown", "--all"]).expect_ok("vethdown --all");

@@ -497,3 +497,107 @@ pub fn check_mtu(mtu: u32, addrs: &[HostCidr]) -> Result<(), Error> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> IfName {
+        text.parse().unwrap()
+    }
+
+    /// Every name follows a keyword that takes it as it is, and is quoted
+    /// for the shell where it must be: a name that is a word of `ip`'s
+    /// grammar or of the shell's stays a name.
+    #[test]
+    fn names_in_scripts_are_names() {
+        let mut plan = Plan::new();
+        plan.undoable(Step::CreateBridge {
+            name: name("type"),
+            mtu: None,
+        })
+        .step(Step::SetAlias {
+            dev: Dev::made(&name("type")),
+            alias: MARK,
+        })
+        .step(Step::AddAddress {
+            dev: Dev::made(&name("-batch")),
+            addr: "fd00::1/64".parse().unwrap(),
+        })
+        .step(Step::SetUp {
+            dev: Dev::known("a;b'c", 7),
+            up: false,
+        })
+        .step(Step::AddDefaultRoute {
+            dev: Dev::known("dev", 8),
+            via: "10.0.0.1".parse().unwrap(),
+        })
+        .step(Step::SetMtu {
+            dev: Dev::known("42", 9),
+            mtu: 1400,
+        })
+        .step(Step::DeleteLink {
+            dev: Dev::known("help", 10),
+        });
+        assert_eq!(
+            plan.script(),
+            "ip link add name type type bridge\n\
+             ip link set dev type alias nsnet:vethup\n\
+             ip addr add fd00::1/64 dev -batch nodad\n\
+             ip link set dev 'a;b'\\''c' down\n\
+             ip route add default via 10.0.0.1 dev dev\n\
+             ip link set dev 42 mtu 1400\n\
+             ip link del dev help\n"
+        );
+    }
+
+    #[test]
+    fn a_made_link_is_found_by_the_index_its_step_got() {
+        let mut index = Indexes::default();
+        let dev = Dev::made(&name("veth0"));
+        assert!(index
+            .of(&dev)
+            .unwrap_err()
+            .to_string()
+            .contains("no step of the plan made it"));
+        index.made.push(("veth0".into(), 12));
+        assert_eq!(index.of(&dev).unwrap(), 12);
+        assert_eq!(index.of(&Dev::known("veth0", 3)).unwrap(), 3);
+    }
+
+    #[test]
+    fn undoing_reverses_what_a_step_did() {
+        let index = Indexes {
+            made: vec![("v0".into(), 5)],
+        };
+        let undo = |step: Step| step.undo(&index).unwrap().map(|(what, _)| what);
+        assert_eq!(
+            undo(Step::CreateBridge {
+                name: name("v0"),
+                mtu: None
+            }),
+            Some("remove v0".into())
+        );
+        assert_eq!(
+            undo(Step::SetUp {
+                dev: Dev::known("v0", 5),
+                up: true
+            }),
+            Some("bring v0 down".into())
+        );
+        assert_eq!(
+            undo(Step::AddAddress {
+                dev: Dev::known("v0", 5),
+                addr: "10.0.0.1/24".parse().unwrap()
+            }),
+            Some("remove 10.0.0.1/24 from v0".into())
+        );
+        assert_eq!(
+            undo(Step::SetMtu {
+                dev: Dev::known("v0", 5),
+                mtu: 1400
+            }),
+            None
+        );
+    }
+}

@@ -177,9 +177,9 @@ impl Up {
         failure.into()
     }
 
-    /// The links in the way of this request: a link named HOSTIF, and the
-    /// holders of the addresses to assign.
-    fn in_the_way<'a>(&self, state: &'a State) -> Vec<&'a Link> {
+    /// vethup's pairs in the way of this request: named HOSTIF, or holding
+    /// an address to assign; each once.
+    fn ours_in_the_way(&self, state: &State) -> Vec<Link> {
         let mut links: Vec<&Link> = state.link(self.host.as_str()).into_iter().collect();
         let assigns = match &self.bridge {
             Some(br) => state.link(br.as_str()).is_none(),
@@ -192,7 +192,13 @@ impl Up {
                     .filter_map(|a| state.holder_of(a.addr())),
             );
         }
-        links
+        let mut ours: Vec<Link> = Vec::new();
+        for link in links {
+            if is_ours(link) && !ours.iter().any(|l| l.index == link.index) {
+                ours.push(link.clone());
+            }
+        }
+        ours
     }
 }
 
@@ -230,57 +236,57 @@ fn look(request: &Up, socket: &mut Socket) -> Result<State, Error> {
 /// process has exited keeps its last references for one RCU grace period
 /// (its sockets are freed that late), and only then does the kernel say it
 /// is dying; a grace period is milliseconds, this bound is generous. A pair
-/// whose container lives is refused when it passes.
+/// whose container lives is refused when it passes. The lock is not held
+/// meanwhile.
 const DYING_GRACE: Duration = Duration::from_millis(500);
 
-/// Removes the marked pairs in the way of `request` whose containers have
-/// exited (see the module's words), waiting for the kernel to say so for
-/// at most [`DYING_GRACE`]; whether it removed any.
-fn clear_dying(request: &Up, state: &State, socket: &mut Socket) -> Result<bool, Error> {
-    let mut ours: Vec<&Link> = Vec::new();
-    for link in request.in_the_way(state) {
-        if is_ours(link) && !ours.iter().any(|l| l.index == link.index) {
-            ours.push(link);
+/// Removes those of `links` whose containers have exited (see the
+/// module's words), by index; returns the others.
+fn remove_dying(links: Vec<Link>, socket: &mut Socket) -> Result<(bool, Vec<Link>), Error> {
+    let mut removed = false;
+    let mut alive = Vec::new();
+    for link in links {
+        if !socket.peer_is_dying(&link)? {
+            alive.push(link);
+            continue;
         }
+        match socket.change(request::delete_link(link.index)) {
+            Ok(_) => {}
+            Err(r) if gone(r.errno) => {}
+            Err(r) => {
+                return Err(r.error(format!(
+                    "cannot remove {}, whose container has exited",
+                    link.name
+                )))
+            }
+        }
+        removed = true;
     }
-    if ours.is_empty() {
-        return Ok(false);
-    }
+    Ok((removed, alive))
+}
+
+/// Waits, for at most [`DYING_GRACE`], until the kernel says the peer of
+/// each of `links` is dying or the link is gone, woken by its events.
+fn wait_for_dying(links: &[Link], socket: &mut Socket) -> Result<(), Error> {
     // Subscribed before the first look, so that the kernel's word between
     // the look and the wait still wakes us.
     let mut events = LinkEvents::subscribe()?;
     let deadline = Instant::now() + DYING_GRACE;
-    let mut removed = false;
-    for link in ours {
-        loop {
-            if socket.peer_is_dying(link)? {
-                match socket.change(request::delete_link(link.index)) {
-                    Ok(_) => {}
-                    Err(r) if gone(r.errno) => {}
-                    Err(r) => {
-                        return Err(r.error(format!(
-                            "cannot remove {}, whose container has exited",
-                            link.name
-                        )))
-                    }
-                }
-                removed = true;
-                break;
-            }
+    for link in links {
+        while !socket.peer_is_dying(link)? {
             let said = events.next(deadline)?;
             if said.is_empty() {
-                break;
+                return Ok(());
             }
             if said
                 .iter()
                 .any(|e| matches!(e, LinkEvent::Deleted(l) if l.index == link.index))
             {
-                removed = true;
                 break;
             }
         }
     }
-    Ok(removed)
+    Ok(())
 }
 
 /// vethup: checks the request and the target, then plans and runs (or
@@ -293,14 +299,26 @@ pub fn up(request: &Up, mode: Mode) -> Result<(), Error> {
         let plan = request.plan(&look(request, &mut socket)?, &netns)?;
         return plan.execute(mode, &mut socket);
     }
-    let _lock = LinkLock::take()?;
-    let mut state = look(request, &mut socket)?;
-    if clear_dying(request, &state, &mut socket)? {
-        state = look(request, &mut socket)?;
+    let mut waited = false;
+    loop {
+        let lock = LinkLock::take()?;
+        let mut state = look(request, &mut socket)?;
+        let (removed, alive) = remove_dying(request.ours_in_the_way(&state), &mut socket)?;
+        if alive.is_empty() || waited {
+            if removed {
+                state = look(request, &mut socket)?;
+            }
+            let plan = request.plan(&state, &netns)?;
+            return plan
+                .run(&mut socket)
+                .map_err(|failure| request.explain(&plan, failure, &mut socket));
+        }
+        // Pairs of ours in the way whose containers look alive: wait for
+        // the kernel's word without holding up other runs, then look again.
+        drop(lock);
+        wait_for_dying(&alive, &mut socket)?;
+        waited = true;
     }
-    let plan = request.plan(&state, &netns)?;
-    plan.run(&mut socket)
-        .map_err(|failure| request.explain(&plan, failure, &mut socket))
 }
 
 /// What `vethdown` is asked to remove.

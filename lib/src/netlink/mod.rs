@@ -478,8 +478,9 @@ impl Socket {
     /// dismantled (its last process is gone): a pair that will vanish on
     /// its own. The kernel gives a namespace no id once its last reference
     /// went (`peernet2id_alloc`), and refuses to look into one that has an
-    /// id but no reference left (`get_net_ns_by_id` → EINVAL). A peer in a
-    /// live namespace, or in this one, is not dying.
+    /// id but no reference left (`get_net_ns_by_id` → EINVAL). A peer that
+    /// is no longer there goes with its pair. A peer in a live namespace,
+    /// or in this one, is not dying.
     pub fn peer_is_dying(&mut self, veth: &Link) -> Result<bool, Error> {
         let (Some(nsid), Some(peer)) = (veth.peer_netnsid, veth.peer_index) else {
             return Ok(false);
@@ -488,7 +489,7 @@ impl Socket {
             return Ok(true);
         }
         match self.get(request::get_link_by_index(peer, Some(nsid))) {
-            Ok(_) => Ok(false),
+            Ok(peer) => Ok(peer.is_none()),
             Err(r) if r.errno == Errno::EINVAL => Ok(true),
             Err(r) => Err(r.error(format!("cannot look at the peer of {}", veth.name))),
         }
