@@ -1073,3 +1073,78 @@ fn targets_that_are_not_namespaces_are_refused_at_once() {
     lab.sh_ok("rm -r /run/t /run/netns/pipe");
     lab.assert_unchanged(&before_files);
 }
+
+/// The library's reads of a namespace from outside (what netcheck and the
+/// CNI plugin build on) see what vethup and netinit made: links, addresses
+/// and routes, IPv4 and IPv6.
+#[test]
+fn reads_from_outside_see_links_addresses_and_routes() {
+    use nsnet::netlink::Socket;
+    use std::os::fd::AsFd;
+    let lab = lab!();
+    let c = lab.netns_holder();
+    let pid = c.pid().to_string();
+    lab.run(&[
+        "vethup",
+        "--addr",
+        "10.6.0.1/24",
+        "--addr",
+        "fd00:6::1/64",
+        "veth0",
+        &pid,
+    ])
+    .expect_ok("vethup");
+    lab.output(lab.command_in(
+        c.pid(),
+        &[
+            "netinit",
+            "--wait",
+            "0",
+            "10.6.0.2/24",
+            "fd00:6::2/64",
+            "--",
+            "true",
+        ],
+    ))
+    .expect_ok("netinit");
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    let mut socket = Socket::in_netns(ns.as_fd()).expect("a socket in the container");
+    let eth0 = socket.link("eth0").unwrap().expect("eth0");
+    assert!(eth0.up && eth0.is("veth"), "{eth0:?}");
+    assert_eq!(
+        socket.link_by_index(eth0.index).unwrap().as_ref(),
+        Some(&eth0)
+    );
+    let addrs: Vec<String> = socket
+        .addresses()
+        .unwrap()
+        .iter()
+        .filter(|a| a.index == eth0.index)
+        .map(|a| format!("{}/{}", a.addr, a.prefix))
+        .collect();
+    assert!(addrs.contains(&"10.6.0.2/24".to_string()), "{addrs:?}");
+    assert!(addrs.contains(&"fd00:6::2/64".to_string()), "{addrs:?}");
+    let routes = socket.routes().unwrap();
+    let defaults: Vec<String> = routes
+        .iter()
+        .filter(|r| r.is_default() && r.oif == Some(eth0.index))
+        .map(|r| r.gateway.unwrap().to_string())
+        .collect();
+    assert_eq!(defaults, ["10.6.0.1", "fd00:6::1"], "{routes:?}");
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.unicast && r.destination.to_string() == "10.6.0.0/24"),
+        "{routes:?}"
+    );
+    // And the host's end, read from the host.
+    let host = std::fs::File::open(format!("/proc/{}/ns/net", lab.host_pid())).unwrap();
+    let mut socket = Socket::in_netns(host.as_fd()).unwrap();
+    let veth0 = socket.link("veth0").unwrap().expect("veth0");
+    assert_eq!(veth0.peer_index, Some(eth0.index));
+    assert!(
+        !socket.peer_is_dying(&veth0).unwrap(),
+        "its container lives"
+    );
+    lab.run(&["vethdown", "veth0"]).expect_ok("vethdown");
+}

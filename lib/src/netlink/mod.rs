@@ -23,8 +23,8 @@ pub mod request;
 use crate::error::Error;
 use ipnet::IpNet;
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR,
-    NLM_F_REQUEST,
+    ErrorMessage, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP,
+    NLM_F_DUMP_INTR, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, Prop};
@@ -353,12 +353,7 @@ impl Socket {
         let mut refusal = None;
         self.receive(seq, |header, payload| match payload {
             NetlinkPayload::Error(e) => {
-                if let Some(code) = e.code {
-                    refusal = Some(Refusal {
-                        errno: Errno::from_raw(-code.get()),
-                        said: extack_message(header.flags, &e.header),
-                    });
-                }
+                refusal = Refusal::of(header.flags, &e);
                 Ok(true)
             }
             NetlinkPayload::InnerMessage(m) => {
@@ -385,14 +380,7 @@ impl Socket {
         let mut refusal = None;
         self.receive(seq, |header, payload| {
             match payload {
-                NetlinkPayload::Error(e) => {
-                    if let Some(code) = e.code {
-                        refusal = Some(Refusal {
-                            errno: Errno::from_raw(-code.get()),
-                            said: extack_message(header.flags, &e.header),
-                        });
-                    }
-                }
+                NetlinkPayload::Error(e) => refusal = Refusal::of(header.flags, &e),
                 NetlinkPayload::InnerMessage(m) => answer = Some(m),
                 _ => {}
             }
@@ -542,6 +530,15 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// The refusal an error message carries, in a message with `flags`;
+    /// `None` for an acknowledgement.
+    fn of(flags: u16, e: &ErrorMessage) -> Option<Refusal> {
+        e.code.map(|code| Refusal {
+            errno: Errno::from_raw(-code.get()),
+            said: extack_message(flags, &e.header),
+        })
+    }
+
     /// The refusal as an error of `what`: `what: the kernel's words`, else
     /// `what: the errno's words`; the errno is kept either way.
     pub fn error(&self, what: impl std::fmt::Display) -> Error {
