@@ -9,7 +9,8 @@
 //! 6. [`process`]: namespaces, hand-off, signals, waiting.
 //!
 //! Also at layer 4: [`ifwait`] (an interface's arrival) and [`resolv`] (a
-//! container's own resolv.conf). Above all layers: [`netinit`], that tool's
+//! container's own resolv.conf); [`pidfile`] (a pid file written safely in
+//! a directory others may write to). Above all layers: [`netinit`], that tool's
 //! job from command line to exec.
 
 pub mod cidr;
@@ -22,6 +23,7 @@ pub mod nat;
 pub mod netinit;
 pub mod netns;
 pub mod operand;
+pub mod pidfile;
 pub mod process;
 pub mod resolv;
 pub mod run;

@@ -340,7 +340,15 @@ const ROWS: &[Row] = &[
     row(Options, "nsrun", &["--net", "--pid-file", "/nonexistent/dir/pid", "--", "touch", "{ran}"],
         WRAPPER, "cannot write the pid file /nonexistent/dir/pid: no such file or directory"),
     row(Options, "nsrun", &["--net", "--pid-file", "{dir}", "--", "touch", "{ran}"], WRAPPER,
-        "cannot write the pid file {dir}: is a directory"),
+        "cannot write the pid file {dir}: it is a directory, not a pid file"),
+    row(Options, "nsrun", &["--net", "--pid-file", "{dir}/link", "--hook", "touch {ran}", "--",
+        "touch", "{ran}"], WRAPPER,
+        "cannot write the pid file {dir}/link: a symbolic link is there, which nsrun never \
+         writes through")
+        .after(Setup { make: "ln -s /dev/null {dir}/link", undo: "rm {dir}/link" }),
+    row(Options, "nsrun", &["--net", "--pid-file", "{dir}/fifo", "--hook", "touch {ran}", "--",
+        "touch", "{ran}"], WRAPPER, "cannot write the pid file {dir}/fifo: it is a FIFO")
+        .after(Setup { make: "mkfifo {dir}/fifo", undo: "rm {dir}/fifo" }),
     row(Options, "nsrun", &["--user", "--map-root", "--mount-proc", "--", "touch", "{ran}"],
         WRAPPER, "cannot mount a fresh /proc: operation not permitted (in a user namespace, \
                   /proc can only be mounted for a new PID namespace: add --pid)"),

@@ -426,6 +426,217 @@ fn pid_file_is_there_while_hooks_run_and_goes_on_exit() {
     }
 }
 
+/// nsrun with `--pid-file PATH`, a hook and a command that each leave a
+/// mark, run on a thread so a pid file that blocked would fail the test
+/// instead of hanging it. The command says whether PATH holds its PID.
+fn with_pid_file(lab: &Lab, path: &str, more: &[&str]) -> Out {
+    let check = format!("test \"$(cat {path})\" = \"$$\" && echo holds-my-pid; touch /run/ran");
+    let mut args = vec![
+        "nsrun",
+        "--net",
+        "--pid-file",
+        path,
+        "--hook",
+        "touch /run/hooked",
+    ];
+    args.extend_from_slice(more);
+    args.extend(["--", "sh", "-c", &check]);
+    let cmd = lab.command(&args);
+    guarded(&format!("nsrun --pid-file {path}"), move || {
+        let out = { cmd }.output().expect("running nsrun");
+        Out {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+}
+
+/// What the pid file tests may not change behind nsrun's back: every name,
+/// type, owner, link count, size and link target under the folders they
+/// use, and the victim's contents.
+const PID_FILE_WORLD: &str =
+    "ls -A /run; find /run/shared /run/real -printf '%p %y %U %n %s %l\n'; \
+     cat /run/victim";
+
+#[test]
+fn a_pid_file_never_goes_through_or_over_what_nsrun_did_not_write() {
+    let lab = lab!();
+    let before = lab.snapshot();
+    lab.sh_ok(
+        "mkdir -m 1777 /run/shared && mkdir /run/real && echo precious > /run/victim \
+         && ln -s /run/real /run/trusted",
+    );
+    // A PID no process has: a shell that has exited.
+    let dead = lab.sh_ok("sh -c 'echo $$'");
+    let dead = dead.trim();
+    let refusals = [
+        (
+            "ln -s /run/victim /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "a symbolic link is there",
+        ),
+        (
+            "ln -s /dev/null /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "a symbolic link is there",
+        ),
+        (
+            "ln -s /run/nowhere /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "a symbolic link is there",
+        ),
+        (
+            "mkfifo /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "it is a FIFO, not a pid file",
+        ),
+        (
+            "mkdir /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "it is a directory, not a pid file",
+        ),
+        (
+            "echo precious > /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "it holds something other than one PID",
+        ),
+        (
+            &format!("echo {dead} > /run/shared/c.pid && chown 65534 /run/shared/c.pid"),
+            "/run/shared/c.pid",
+            "it is a file of user 65534",
+        ),
+        (
+            &format!("echo {dead} > /run/shared/c.pid && ln /run/shared/c.pid /run/real/other"),
+            "/run/shared/c.pid",
+            "it has other hard links",
+        ),
+        // A directory someone else planted as a symlink in a sticky folder.
+        (
+            "setpriv --reuid=65534 ln -s /run/real /run/shared/evil",
+            "/run/shared/evil/c.pid",
+            "/run/shared/evil is a symbolic link in a world-writable sticky directory, \
+             owned by user 65534",
+        ),
+        (
+            "mkdir /run/ro && mount -t tmpfs -o ro ro /run/ro",
+            "/run/ro/c.pid",
+            "read-only file system",
+        ),
+    ];
+    for (plant, path, says) in refusals {
+        lab.sh_ok(plant);
+        let world = lab.sh_ok(PID_FILE_WORLD);
+        let out = with_pid_file(&lab, path, &[]);
+        assert_eq!(out.code(), 125, "{plant}: {out:?}");
+        let line = one_line(&out);
+        assert!(
+            line.starts_with(&format!("nsrun: cannot write the pid file {path}: "))
+                && line.contains(says),
+            "{plant}: {line}"
+        );
+        assert!(
+            !exists(&lab, "/run/hooked") && !exists(&lab, "/run/ran"),
+            "{plant}: it ran"
+        );
+        assert_eq!(
+            lab.sh_ok(PID_FILE_WORLD),
+            world,
+            "{plant}: something was written"
+        );
+        lab.sh_ok(
+            "rm -rf /run/shared/* /run/real/*; if [ -d /run/ro ]; then umount /run/ro; rmdir /run/ro; fi",
+        );
+    }
+    // As nobody, a folder of root's cannot take it.
+    let out = as_nobody(
+        &lab,
+        &[
+            "--user",
+            "--pid-file",
+            "/run/real/c.pid",
+            "--hook",
+            "touch /run/hooked",
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(out.code(), 125, "{out:?}");
+    assert_eq!(
+        one_line(&out),
+        "nsrun: cannot write the pid file /run/real/c.pid: permission denied"
+    );
+
+    // A stale pid file of ours is replaced, and links that only their
+    // owner could have made are followed.
+    for (plant, path) in [
+        (
+            format!("echo {dead} > /run/shared/c.pid"),
+            "/run/shared/c.pid",
+        ),
+        (
+            format!("printf {dead} > /run/real/c.pid"),
+            "/run/trusted/c.pid",
+        ),
+        (
+            "ln -s /run/real /run/shared/mine".to_string(),
+            "/run/shared/mine/c.pid",
+        ),
+    ] {
+        lab.sh_ok(&plant);
+        let out = with_pid_file(&lab, path, &[]).expect_ok(&plant);
+        assert_eq!(out.stdout, "holds-my-pid\n", "{plant}");
+        assert!(!exists(&lab, path), "{plant}: the pid file was left");
+        lab.sh_ok("rm -f /run/hooked /run/ran /run/shared/mine");
+        assert_eq!(
+            lab.sh_ok("ls -A /run/shared /run/real"),
+            "/run/real:\n\n/run/shared:\n"
+        );
+    }
+
+    // The pid file of a running nsrun is refused, and stays.
+    let mut first = lab.spawn(
+        "exec nsrun --net --pid-file /run/shared/c.pid -- sh -c 'echo running; exec sleep 1000'",
+    );
+    assert_eq!(first.line(), "running");
+    let held = read_file(&lab, "/run/shared/c.pid");
+    let out = with_pid_file(&lab, "/run/shared/c.pid", &[]);
+    assert_eq!(out.code(), 125, "{out:?}");
+    assert_eq!(
+        one_line(&out),
+        format!(
+            "nsrun: cannot write the pid file /run/shared/c.pid: it holds the PID {} of a \
+             running process (is another nsrun using it?)",
+            held.trim()
+        )
+    );
+    assert_eq!(read_file(&lab, "/run/shared/c.pid"), held);
+    first.signal(Signal::SIGTERM);
+    assert_eq!(first.wait().code(), Some(143));
+    assert!(
+        !exists(&lab, "/run/shared/c.pid"),
+        "the first pid file was left"
+    );
+
+    // What replaced the pid file meanwhile is not nsrun's to remove.
+    let out = with_pid_file(
+        &lab,
+        "/run/shared/c.pid",
+        &[
+            "--hook",
+            "echo other > /run/shared/new && mv /run/shared/new /run/shared/c.pid",
+        ],
+    );
+    assert_eq!(
+        out.stdout, "",
+        "the replacement was taken for the pid file: {out:?}"
+    );
+    assert_eq!(read_file(&lab, "/run/shared/c.pid"), "other\n");
+
+    lab.sh_ok("rm -rf /run/shared /run/real /run/trusted /run/victim /run/hooked /run/ran");
+    lab.assert_unchanged(&before);
+}
+
 #[test]
 fn a_failing_hook_stops_everything_and_cleans_up() {
     let lab = lab!();
