@@ -563,13 +563,10 @@ impl Drop for Scratch {
     }
 }
 
-/// The PID of a process that has exited (and been reaped).
-fn dead_pid() -> String {
-    let mut child = std::process::Command::new("true")
-        .spawn()
-        .expect("starting true");
-    child.wait().expect("waiting for true");
-    child.id().to_string()
+/// The PID (as the lab sees it) of a process that has exited and been
+/// reaped.
+fn dead_pid(lab: &Lab) -> String {
+    lab.sh_ok("sh -c 'echo $$'").trim().to_string()
 }
 
 /// What the rows may not change beyond the lab's snapshot: the forwarding
@@ -683,7 +680,7 @@ fn bad_input_is_refused_in_one_line_with_the_right_status_and_no_change() {
         nsnet_lab::bin_dir().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let dead = dead_pid();
+    let dead = dead_pid(&lab);
     let fill = |text: &str| {
         text.replace("{holder}", &holder.pid().to_string())
             .replace("{host}", &lab.host_pid().to_string())

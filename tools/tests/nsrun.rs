@@ -3,7 +3,6 @@
 //! from a terminal), exit statuses, I/O, descriptors, bad input.
 
 use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use nsnet_lab::{lab, Lab, Out};
 use std::io::{Read, Write};
@@ -670,7 +669,7 @@ fn a_failing_hook_stops_everything_and_cleans_up() {
         assert_eq!(read_file(&lab, "/run/log"), "on-exit\n");
         let child = read_file(&lab, "/run/child");
         assert!(
-            !std::path::Path::new(&format!("/proc/{}", child.trim())).exists(),
+            !lab.proc(child.trim().parse().unwrap()).exists(),
             "the child {} is still there (zombie or orphan)",
             child.trim()
         );
@@ -770,12 +769,10 @@ fn a_signal_during_the_hooks_stops_the_start() {
     lab.assert_unchanged(&before);
 }
 
-/// Starts nsrun in the background as the test's own child, waits for the
-/// command to say `running`, SIGKILLs nsrun, and returns the command's
-/// status once it has died (the test process is the subreaper that
-/// inherits it).
-fn kill_nsrun_and_reap_the_command(lab: &Lab, args: &[&str]) -> WaitStatus {
-    nix::sys::prctl::set_child_subreaper(true).expect("becoming a subreaper");
+/// Starts nsrun in the background, waits for the command to say
+/// `running`, SIGKILLs nsrun, and returns once the command has ended too
+/// (the lab's init inherits and reaps it).
+fn kill_nsrun_and_wait_for_the_command(lab: &Lab, args: &[&str]) {
     lab.sh_ok("rm -f /run/c.pid");
     let mut full = vec!["nsrun", "--pid-file", "/run/c.pid"];
     full.extend_from_slice(args);
@@ -784,26 +781,22 @@ fn kill_nsrun_and_reap_the_command(lab: &Lab, args: &[&str]) -> WaitStatus {
     let child: i32 = read_file(lab, "/run/c.pid").trim().parse().expect("a pid");
     bg.signal(Signal::SIGKILL);
     bg.wait();
-    guarded("waiting for the command to die with nsrun", move || {
-        waitpid(Pid::from_raw(child), None).expect("reaping the command")
-    })
+    lab.wait_exit(child);
 }
 
 #[test]
 fn the_command_dies_with_a_sigkilled_nsrun() {
     let lab = lab!();
     let before = lab.snapshot();
-    let status = kill_nsrun_and_reap_the_command(
+    kill_nsrun_and_wait_for_the_command(
         &lab,
         &["--net", "--", "sh", "-c", "echo running; exec sleep 1000"],
     );
-    assert!(
-        matches!(status, WaitStatus::Signaled(_, Signal::SIGKILL, _)),
-        "{status:?}"
-    );
+    lab.sh_ok("rm -f /run/c.pid");
+    lab.assert_unchanged(&before);
     // With --pid the whole tree goes: the kernel kills every process of a
-    // PID namespace whose init dies, before the init can be reaped.
-    let status = kill_nsrun_and_reap_the_command(
+    // PID namespace whose init dies.
+    kill_nsrun_and_wait_for_the_command(
         &lab,
         &[
             "--net",
@@ -814,10 +807,6 @@ fn the_command_dies_with_a_sigkilled_nsrun() {
             "sleep 1000 & echo running; wait",
         ],
     );
-    assert!(
-        matches!(status, WaitStatus::Signaled(_, Signal::SIGKILL, _)),
-        "{status:?}"
-    );
     lab.sh_ok("rm -f /run/c.pid");
     lab.assert_unchanged(&before);
 }
@@ -827,7 +816,7 @@ fn a_child_held_at_the_hand_off_dies_with_a_sigkilled_nsrun() {
     let lab = lab!();
     let before = lab.snapshot();
     // The hook says `running` on nsrun's stdout and keeps the child held.
-    let status = kill_nsrun_and_reap_the_command(
+    kill_nsrun_and_wait_for_the_command(
         &lab,
         &[
             "--net",
@@ -838,21 +827,11 @@ fn a_child_held_at_the_hand_off_dies_with_a_sigkilled_nsrun() {
             "/run/ran",
         ],
     );
-    // Killed by its parent-death signal, or gone on its own first: the
-    // gate's end of file wakes it as nsrun's files close, just before the
-    // kernel sends that signal.
-    assert!(
-        matches!(
-            status,
-            WaitStatus::Signaled(_, Signal::SIGKILL, _) | WaitStatus::Exited(_, 125)
-        ),
-        "{status:?}"
-    );
     assert!(!exists(&lab, "/run/ran"), "the command ran");
     // The hook outlives nsrun (hooks are ordinary processes); end it here.
-    let hook = Pid::from_raw(read_file(&lab, "/run/hook.pid").trim().parse().unwrap());
-    nix::sys::signal::kill(hook, Signal::SIGKILL).expect("killing the hook");
-    waitpid(hook, None).expect("reaping the hook");
+    let hook: i32 = read_file(&lab, "/run/hook.pid").trim().parse().unwrap();
+    lab.kill(hook, Signal::SIGKILL);
+    lab.wait_exit(hook);
     lab.sh_ok("rm -f /run/c.pid /run/hook.pid");
     lab.assert_unchanged(&before);
 }
