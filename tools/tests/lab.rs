@@ -134,6 +134,15 @@ fn an_untouched_lab_has_no_residue() {
     lab.assert_unchanged(&before);
 }
 
+/// Starts `command` in the background from a shell that then exits, as a
+/// test that forgot it would; its PID in the lab.
+fn leak(lab: &Lab, command: &str) -> i32 {
+    lab.sh_ok(&format!("{command} </dev/null >/dev/null 2>&1 & echo $!"))
+        .trim()
+        .parse()
+        .expect("a PID")
+}
+
 /// The namespace link of a process as seen from outside, if it runs.
 fn pid_namespace(path: &std::path::Path) -> Option<std::path::PathBuf> {
     std::fs::read_link(path.join("ns/pid")).ok()
@@ -156,16 +165,8 @@ fn a_leaked_process_is_found_even_in_a_pid_namespace_and_dies_with_the_lab() {
     let before = lab.snapshot();
     // A daemon in a session of its own, and one hidden in a PID namespace
     // inside the lab; the commands that started them have returned.
-    let daemon: i32 = lab
-        .sh_ok("setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $!")
-        .trim()
-        .parse()
-        .unwrap();
-    let hidden: i32 = lab
-        .sh_ok("unshare --pid --fork sleep 2000 </dev/null >/dev/null 2>&1 & echo $!")
-        .trim()
-        .parse()
-        .unwrap();
+    let daemon = leak(&lab, "setsid sleep 1000");
+    let hidden = leak(&lab, "unshare --pid --fork sleep 2000");
     let diff = before.diff(&lab.snapshot());
     for said in [
         "[processes]".to_string(),
@@ -198,11 +199,7 @@ fn the_labs_init_reaps_orphans() {
     let before = lab.snapshot();
     // The shell exits at once: its background job is an orphan, the lab
     // init's to reap when it ends.
-    let orphan: i32 = lab
-        .sh_ok("sleep 0.1 </dev/null >/dev/null 2>&1 & echo $!")
-        .trim()
-        .parse()
-        .unwrap();
+    let orphan = leak(&lab, "sleep 0.1");
     lab.wait_exit(orphan);
     let start = std::time::Instant::now();
     while lab.proc(orphan).exists() {
