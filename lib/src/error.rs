@@ -148,11 +148,10 @@ impl<T> Context<T> for Result<T> {
     }
 }
 
-/// An I/O error in lower-case plain words, without Rust's "(os error N)"
-/// and without the network hint of [`errno_words`]: a file is not a link.
+/// An I/O error in lower-case plain words, without Rust's "(os error N)".
 pub fn io_words(e: &std::io::Error) -> String {
     match e.raw_os_error() {
-        Some(code) => Errno::from_raw(code).desc().to_lowercase(),
+        Some(code) => errno_words(Errno::from_raw(code)),
         None => e.to_string().to_lowercase(),
     }
 }
