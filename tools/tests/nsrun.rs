@@ -563,7 +563,8 @@ fn a_pid_file_never_goes_through_or_over_what_nsrun_did_not_write() {
     assert_eq!(out.code(), 125, "{out:?}");
     assert_eq!(
         one_line(&out),
-        "nsrun: cannot write the pid file /run/real/c.pid: permission denied"
+        "nsrun: cannot write the pid file /run/real/c.pid: permission denied \
+         (run as root or with CAP_NET_ADMIN)"
     );
 
     // A stale pid file of ours is replaced, and links that only their
