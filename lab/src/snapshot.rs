@@ -20,10 +20,11 @@ echo '== nft'; nft -s list ruleset
 echo '== iptables'; iptables-save; ip6tables-save
 echo '== mounts'; cat /proc/self/mountinfo
 echo '== netns'; ls -A /run/netns
-echo '== sysctls'; grep -H . /proc/sys/net/ipv4/ip_forward \
+# An interface the kernel removes meanwhile takes its files along: no error.
+echo '== sysctls'; grep -Hs . /proc/sys/net/ipv4/ip_forward \
     /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv4/conf/*/route_localnet \
     /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv6/conf/*/forwarding \
-    /proc/sys/net/ipv6/conf/*/disable_ipv6
+    /proc/sys/net/ipv6/conf/*/disable_ipv6 || true
 "#;
 
 /// Host's state, section by section.

@@ -1,6 +1,7 @@
 //! Addresses with a prefix, parsed with `ipnet` and checked once
-//! (SPEC "Addresses"), and the one rule on which addresses make no sense
-//! for what they are meant to be ([`Special`], [`Purpose`]).
+//! (docs/contract.md, "Names, addresses, operands"), and the one rule on
+//! which addresses make no sense for what they are meant to be
+//! ([`Special`], [`Purpose`]).
 
 use crate::error::Error;
 use ipnet::IpNet;

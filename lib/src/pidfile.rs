@@ -38,7 +38,8 @@ const MAX_LINKS: usize = 40;
 const MAX_CONTENT: usize = 16;
 
 /// A pid file: checked and ready ([`PidFile::prepare`]), then in place
-/// ([`PidFile::write`]); removed on drop if it is still the one written.
+/// ([`PidFile::write`]), then removed ([`PidFile::remove`], or on drop) if
+/// it is still the one written.
 #[derive(Debug)]
 pub struct PidFile {
     path: PathBuf,
@@ -195,15 +196,36 @@ impl PidFile {
     }
 }
 
-impl Drop for PidFile {
-    /// Removes PATH if it is still the file written; whatever replaced it
-    /// meanwhile is not ours to remove.
-    fn drop(&mut self) {
-        if let Some(id) = self.placed {
-            if entry_id(&self.dir, &self.name) == Ok(Some(id)) {
-                let _ = unlinkat(&self.dir, self.name.as_os_str(), UnlinkatFlags::NoRemoveDir);
-            }
+impl PidFile {
+    /// Removes PATH if it is still the file written: whatever replaced it
+    /// meanwhile is not ours to remove, and one already gone is no failure.
+    pub fn remove(mut self) -> Result<(), Error> {
+        self.remove_placed().map_err(|errno| {
+            Error::io(
+                format!("cannot remove the pid file {}", self.path.display()),
+                &errno.into(),
+            )
+        })
+    }
+
+    fn remove_placed(&mut self) -> Result<(), Errno> {
+        let Some(id) = self.placed.take() else {
+            return Ok(());
+        };
+        if entry_id(&self.dir, &self.name)? != Some(id) {
+            return Ok(());
         }
+        match unlinkat(&self.dir, self.name.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+            Err(Errno::ENOENT) => Ok(()),
+            done => done,
+        }
+    }
+}
+
+impl Drop for PidFile {
+    /// When the run stops early: the same removal, its failure unreported.
+    fn drop(&mut self) {
+        let _ = self.remove_placed();
     }
 }
 
