@@ -332,10 +332,12 @@ impl Lab {
                 "the lab needs {program}: run .ci/run or `just deps` to install it"
             );
         }
+        // The lab's scripts first: a build directory may hold anything of
+        // the same name from an older layout.
         let path = format!(
             "{}:{}:{}",
-            crate::bin_dir().display(),
             crate::script_dir().display(),
+            crate::bin_dir().display(),
             std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())
         );
         let mut unshare = {

@@ -79,7 +79,7 @@ pub fn tools() -> Vec<String> {
     tools
 }
 
-/// The lab's own scripts (`labsvc`), on the lab's PATH after the tools.
+/// The lab's own scripts (`labsvc`), first on the lab's PATH.
 pub fn script_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bin"))
 }
