@@ -92,11 +92,7 @@ fn link_events_during(lab: &Lab, act: impl FnOnce()) -> Vec<String> {
         }
         events.push(line);
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor_pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("stopping the monitor");
+    lab.kill(monitor_pid, nix::sys::signal::Signal::SIGKILL);
     drop(rx);
     reader.join().expect("the monitor's reader");
     events
@@ -1107,7 +1103,7 @@ fn reads_from_outside_see_links_addresses_and_routes() {
         ],
     ))
     .expect_ok("netinit");
-    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    let ns = std::fs::File::open(lab.proc(c.pid()).join("ns/net")).unwrap();
     let mut socket = Socket::in_netns(ns.as_fd()).expect("a socket in the container");
     let eth0 = socket.link("eth0").unwrap().expect("eth0");
     assert!(eth0.up && eth0.is("veth"), "{eth0:?}");
@@ -1138,7 +1134,7 @@ fn reads_from_outside_see_links_addresses_and_routes() {
         "{routes:?}"
     );
     // And the host's end, read from the host.
-    let host = std::fs::File::open(format!("/proc/{}/ns/net", lab.host_pid())).unwrap();
+    let host = std::fs::File::open(lab.proc(lab.host_pid()).join("ns/net")).unwrap();
     let mut socket = Socket::in_netns(host.as_fd()).unwrap();
     let veth0 = socket.link("veth0").unwrap().expect("veth0");
     assert_eq!(veth0.peer_index, Some(eth0.index));
