@@ -19,6 +19,7 @@ pub mod ifwait;
 pub mod link;
 pub mod name;
 pub mod nat;
+pub mod netcheck;
 pub mod netinit;
 pub mod netns;
 pub mod operand;

@@ -1,0 +1,3 @@
+//! netcheck: why can't this namespace reach there?
+
+pub mod firewall;
