@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod natctl;
+pub mod netcheck;
 pub mod netinit;
 pub mod nsrun;
 pub mod vethdown;

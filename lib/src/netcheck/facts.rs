@@ -1,0 +1,496 @@
+//! What netcheck reads before it probes: the links, addresses and routes
+//! of TARGET's namespace and of the host, the host's sysctls and counters
+//! that decide forwarding and reverse-path filtering, and the resolv.conf
+//! the namespace's processes see. Reading only; nothing here writes.
+
+use super::report::ResolvFile;
+use crate::error::Error;
+use crate::netns::Target;
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+pub use crate::link::state::{Address, Link};
+
+/// A route, of any table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub destination: IpNet,
+    pub gateway: Option<IpAddr>,
+    pub oif: Option<u32>,
+    pub table: u32,
+    pub metric: Option<u32>,
+    /// A route that forwards, as opposed to local, broadcast, blackhole…
+    pub unicast: bool,
+}
+
+/// The main routing table's number.
+pub const MAIN: u32 = 254;
+
+/// The links, addresses and routes of one namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Net {
+    pub links: Vec<Link>,
+    pub addresses: Vec<Address>,
+    pub routes: Vec<Route>,
+    /// Whether each link is administratively up, by index.
+    pub up: BTreeMap<u32, bool>,
+    /// Each veth's peer index, by index.
+    pub peers: BTreeMap<u32, u32>,
+}
+
+impl Net {
+    pub fn link(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    pub fn by_index(&self, index: u32) -> Option<&Link> {
+        self.links.iter().find(|l| l.index == index)
+    }
+
+    pub fn is_up(&self, link: &Link) -> bool {
+        self.up.get(&link.index).copied().unwrap_or(false)
+    }
+
+    pub fn peer_of(&self, link: &Link) -> Option<u32> {
+        self.peers.get(&link.index).copied()
+    }
+
+    /// The addresses of a link, as address/prefix.
+    pub fn addrs_of(&self, link: &Link) -> Vec<IpNet> {
+        self.addresses
+            .iter()
+            .filter(|a| a.index == link.index)
+            .filter_map(|a| IpNet::new(a.addr, a.prefix).ok())
+            .collect()
+    }
+
+    /// The link holding `addr`.
+    pub fn holder_of(&self, addr: IpAddr) -> Option<&Link> {
+        self.addresses
+            .iter()
+            .find(|a| a.addr == addr)
+            .and_then(|a| self.by_index(a.index))
+    }
+
+    /// The route the main table gives for `dst`: the longest prefix, then
+    /// the lowest metric. Policy rules are not followed.
+    pub fn route_to(&self, dst: IpAddr) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter(|r| r.table == MAIN && r.destination.contains(&dst))
+            .max_by_key(|r| {
+                (
+                    r.destination.prefix_len(),
+                    std::cmp::Reverse(r.metric.unwrap_or(0)),
+                )
+            })
+    }
+
+    /// The default route of a family in the main table.
+    pub fn default_route(&self, v6: bool) -> Option<&Route> {
+        self.routes.iter().find(|r| {
+            r.table == MAIN
+                && r.unicast
+                && r.destination.prefix_len() == 0
+                && r.destination.addr().is_ipv6() == v6
+        })
+    }
+
+    /// Reads the links, addresses and routes of the network namespace
+    /// the calling thread is in.
+    // Until the in-process rtnetlink layer lands: `ip -j`, whose child
+    // process is in the calling thread's namespace.
+    pub fn read() -> Result<Net, Error> {
+        use serde_json::Value;
+        let ip = |args: &[&str]| -> Result<Vec<Value>, Error> {
+            let out = crate::run::Command::new(crate::run::IP, args.iter().copied()).run()?;
+            serde_json::from_str::<Vec<Value>>(&out)
+                .map_err(|e| Error::failed(format!("cannot read ip's answer: {e}")))
+        };
+        let num = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(String::from);
+        let links_json = ip(&["-j", "-d", "link", "show"])?;
+        let mut net = Net::default();
+        for l in &links_json {
+            let (Some(index), Some(name)) = (num(l, "ifindex"), text(l, "ifname")) else {
+                continue;
+            };
+            let flags: Vec<&str> = l
+                .get("flags")
+                .and_then(Value::as_array)
+                .map(|f| f.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            net.up.insert(index, flags.contains(&"UP"));
+            if let Some(peer) = num(l, "link_index") {
+                net.peers.insert(index, peer);
+            }
+            net.links.push(Link {
+                index,
+                name,
+                kind: l
+                    .get("linkinfo")
+                    .and_then(|i| i.get("info_kind"))
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                alias: text(l, "ifalias"),
+                master: None,
+                mtu: num(l, "mtu"),
+                altnames: Vec::new(),
+            });
+        }
+        for l in &links_json {
+            if let (Some(index), Some(master)) = (num(l, "ifindex"), text(l, "master")) {
+                let m = net.link(&master).map(|m| m.index);
+                if let Some(link) = net.links.iter_mut().find(|k| k.index == index) {
+                    link.master = m;
+                }
+            }
+        }
+        for l in ip(&["-j", "addr", "show"])? {
+            let Some(index) = num(&l, "ifindex") else {
+                continue;
+            };
+            for a in l
+                .get("addr_info")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let addr = text(a, "local").and_then(|s| s.parse().ok());
+                if let (Some(addr), Some(prefix)) = (addr, num(a, "prefixlen")) {
+                    net.addresses.push(Address {
+                        index,
+                        addr,
+                        prefix: prefix as u8,
+                    });
+                }
+            }
+        }
+        for family in ["-4", "-6"] {
+            for r in ip(&["-j", family, "route", "show", "table", "all"])? {
+                let v6 = family == "-6";
+                let dst = match text(&r, "dst").as_deref() {
+                    Some("default") | None => {
+                        Some(if v6 { "::/0" } else { "0.0.0.0/0" }.to_string())
+                    }
+                    Some(d) if d.contains('/') => Some(d.to_string()),
+                    Some(d) => Some(format!("{d}/{}", if v6 { 128 } else { 32 })),
+                };
+                let Some(destination) = dst.and_then(|d| d.parse().ok()) else {
+                    continue;
+                };
+                let table = match text(&r, "table").as_deref() {
+                    None | Some("main") => MAIN,
+                    Some("local") => 255,
+                    Some("default") => 253,
+                    Some(t) => t.parse().unwrap_or(0),
+                };
+                net.routes.push(Route {
+                    destination,
+                    gateway: text(&r, "gateway").and_then(|g| g.parse().ok()),
+                    oif: text(&r, "dev").and_then(|d| net.link(&d)).map(|l| l.index),
+                    table,
+                    metric: num(&r, "metric"),
+                    unicast: text(&r, "type").map_or(true, |t| t == "unicast"),
+                });
+            }
+        }
+        Ok(net)
+    }
+
+    /// The name of the link a route leaves through.
+    pub fn oif_name(&self, route: &Route) -> Option<String> {
+        route
+            .oif
+            .and_then(|i| self.by_index(i))
+            .map(|l| l.name.clone())
+    }
+}
+
+/// The host's sysctls that decide forwarding and reverse-path filtering.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sysctls {
+    /// `net.ipv4.conf.NAME.forwarding` by NAME (`all` too).
+    pub v4_forwarding: BTreeMap<String, bool>,
+    /// `net.ipv6.conf.NAME.forwarding` by NAME.
+    pub v6_forwarding: BTreeMap<String, bool>,
+    /// `net.ipv4.conf.NAME.rp_filter` by NAME (`all` too).
+    pub rp_filter: BTreeMap<String, u8>,
+}
+
+impl Sysctls {
+    /// Reads the forwarding and rp_filter switches of `names` and `all`,
+    /// as this (the host's) namespace has them.
+    pub fn read(names: &[String]) -> Sysctls {
+        let read = |path: String| {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|v| v.trim().parse::<u8>().ok())
+        };
+        let mut s = Sysctls::default();
+        for name in names.iter().map(String::as_str).chain(["all"]) {
+            if let Some(v) = read(format!("/proc/sys/net/ipv4/conf/{name}/forwarding")) {
+                s.v4_forwarding.insert(name.into(), v == 1);
+            }
+            if let Some(v) = read(format!("/proc/sys/net/ipv6/conf/{name}/forwarding")) {
+                s.v6_forwarding.insert(name.into(), v == 1);
+            }
+            if let Some(v) = read(format!("/proc/sys/net/ipv4/conf/{name}/rp_filter")) {
+                s.rp_filter.insert(name.into(), v);
+            }
+        }
+        s
+    }
+
+    /// The reverse-path filter the kernel applies on `iface`: the larger
+    /// of `all` and the interface's own (0 off, 1 strict, 2 loose).
+    pub fn rp_filter(&self, iface: &str) -> u8 {
+        let get = |n: &str| self.rp_filter.get(n).copied().unwrap_or(0);
+        get("all").max(get(iface))
+    }
+}
+
+/// Counters read before and after probing: packets the host dropped by
+/// reverse-path filtering, and packets each host link received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub rp_dropped: u64,
+    pub received: BTreeMap<String, u64>,
+}
+
+impl Counters {
+    /// Reads this namespace's counters (`/proc/net` of the calling thread).
+    pub fn read() -> Counters {
+        let netstat = std::fs::read_to_string("/proc/thread-self/net/netstat").unwrap_or_default();
+        let dev = std::fs::read_to_string("/proc/thread-self/net/dev").unwrap_or_default();
+        Counters {
+            rp_dropped: netstat_value(&netstat, "TcpExt:", "IPReversePathFilter").unwrap_or(0),
+            received: dev_received(&dev),
+        }
+    }
+}
+
+/// A value of /proc/net/netstat, whose sections come as a line of names
+/// and a line of values.
+fn netstat_value(text: &str, section: &str, name: &str) -> Option<u64> {
+    let mut lines = text.lines().filter(|l| l.starts_with(section));
+    let names = lines.next()?;
+    let values = lines.next()?;
+    let at = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
+/// Packets received per link, from /proc/net/dev.
+fn dev_received(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let packets = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((name.trim().to_string(), packets))
+        })
+        .collect()
+}
+
+/// The PID behind a target, when it names a process: `4242`,
+/// `/proc/4242/ns/net`.
+fn target_pid(target: &Target) -> Option<u32> {
+    match target {
+        Target::Pid(pid) => Some(*pid),
+        Target::Path(path) => {
+            let rest = path.strip_prefix("/proc").ok()?;
+            let mut parts = rest.components();
+            let pid = parts.next()?.as_os_str().to_str()?.parse().ok()?;
+            (parts.as_path() == Path::new("ns/net")).then_some(pid)
+        }
+        Target::Name(_) => None,
+    }
+}
+
+/// The name of a target under /run/netns, for `ip netns exec`'s
+/// /etc/netns/NAME/resolv.conf.
+fn target_name(target: &Target) -> Option<String> {
+    match target {
+        Target::Name(name) => Some(name.clone()),
+        Target::Path(path) => path
+            .strip_prefix(crate::netns::NETNS_DIR)
+            .ok()
+            .and_then(|p| p.to_str())
+            .filter(|p| !p.contains('/'))
+            .map(String::from),
+        Target::Pid(_) => None,
+    }
+}
+
+/// The name servers and lines of a resolv.conf text.
+pub fn parse_resolv(text: &str) -> (Vec<String>, Vec<IpAddr>) {
+    let lines: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with(['#', ';']))
+        .map(String::from)
+        .collect();
+    let servers = lines
+        .iter()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("nameserver"))
+                .then(|| w.next())
+                .flatten()
+                .and_then(|a| a.split('%').next())
+                .and_then(|a| a.parse().ok())
+        })
+        .collect();
+    (lines, servers)
+}
+
+const HOST_RESOLV: &str = "/etc/resolv.conf";
+
+/// The resolv.conf the target's processes read: the process's own view
+/// through /proc/PID/root for a PID (netinit gives a container a private
+/// one in its mount namespace), `ip netns exec`'s /etc/netns/NAME for a
+/// named namespace that has one, else the host's.
+pub fn resolv_for(target: &Target) -> Result<ResolvFile, Error> {
+    let path = if let Some(pid) = target_pid(target) {
+        PathBuf::from(format!("/proc/{pid}/root{HOST_RESOLV}"))
+    } else {
+        target_name(target)
+            .map(|n| PathBuf::from(format!("/etc/netns/{n}/resolv.conf")))
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from(HOST_RESOLV))
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
+    };
+    let (lines, servers) = parse_resolv(&text);
+    let host_servers = std::fs::read_to_string(HOST_RESOLV)
+        .map(|t| parse_resolv(&t).1)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| !a.is_loopback())
+        .collect();
+    Ok(ResolvFile {
+        hosts_own: same_file(&path, Path::new(HOST_RESOLV)),
+        path,
+        lines,
+        servers,
+        host_servers,
+    })
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(dst: &str, gw: Option<&str>, oif: u32, metric: u32) -> Route {
+        Route {
+            destination: dst.parse().unwrap(),
+            gateway: gw.map(|g| g.parse().unwrap()),
+            oif: Some(oif),
+            table: MAIN,
+            metric: Some(metric),
+            unicast: true,
+        }
+    }
+
+    #[test]
+    fn the_longest_prefix_then_the_lowest_metric_wins() {
+        let net = Net {
+            routes: vec![
+                route("0.0.0.0/0", Some("198.51.100.1"), 2, 0),
+                route("10.0.0.0/24", None, 3, 0),
+                route("10.0.0.0/25", Some("198.51.100.1"), 2, 0),
+                route("10.0.0.128/25", None, 4, 100),
+                route("10.0.0.128/25", None, 5, 10),
+            ],
+            ..Net::default()
+        };
+        let via = |a: &str| net.route_to(a.parse().unwrap()).and_then(|r| r.oif);
+        assert_eq!(via("10.0.0.2"), Some(2));
+        assert_eq!(via("10.0.0.200"), Some(5));
+        assert_eq!(via("203.0.113.10"), Some(2));
+        assert_eq!(via("2001:db8::1"), None);
+        assert_eq!(net.default_route(false).unwrap().oif, Some(2));
+        assert!(net.default_route(true).is_none());
+    }
+
+    #[test]
+    fn rp_filter_is_the_larger_of_all_and_the_interface() {
+        let mut s = Sysctls::default();
+        s.rp_filter.insert("all".into(), 1);
+        s.rp_filter.insert("up1".into(), 2);
+        s.rp_filter.insert("up0".into(), 0);
+        assert_eq!(s.rp_filter("up0"), 1);
+        assert_eq!(s.rp_filter("up1"), 2);
+        assert_eq!(s.rp_filter("nosuch"), 1);
+    }
+
+    #[test]
+    fn counters_are_read_from_proc_net() {
+        let netstat = "TcpExt: SyncookiesSent IPReversePathFilter PruneCalled\n\
+                       TcpExt: 0 17 3\n\
+                       IpExt: InNoRoutes\nIpExt: 0\n";
+        assert_eq!(
+            netstat_value(netstat, "TcpExt:", "IPReversePathFilter"),
+            Some(17)
+        );
+        assert_eq!(netstat_value(netstat, "IpExt:", "Nothing"), None);
+        let dev = "Inter-|   Receive |  Transmit\n face |bytes packets errs\n\
+                       lo: 100 2 0 0 0 0 0 0 100 2 0 0 0 0 0 0\n  up1: 9000 42 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        let rx = dev_received(dev);
+        assert_eq!(rx.get("up1"), Some(&42));
+        assert_eq!(rx.get("lo"), Some(&2));
+        // This process can read its own.
+        assert!(Counters::read().received.contains_key("lo"));
+    }
+
+    #[test]
+    fn resolv_conf_lines_and_servers() {
+        let (lines, servers) = parse_resolv(
+            "# made by hand\nnameserver 203.0.113.53\n\nnameserver fe80::1%eth0\nsearch lab.test\nnameserver bogus\n",
+        );
+        assert_eq!(lines.len(), 4);
+        assert_eq!(
+            servers,
+            [
+                "203.0.113.53".parse::<IpAddr>().unwrap(),
+                "fe80::1".parse().unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_target_names_its_process_or_its_namespace() {
+        assert_eq!(target_pid(&Target::Pid(42)), Some(42));
+        assert_eq!(
+            target_pid(&Target::Path("/proc/42/ns/net".into())),
+            Some(42)
+        );
+        assert_eq!(target_pid(&Target::Path("/proc/42/ns/mnt".into())), None);
+        assert_eq!(
+            target_name(&Target::Name("c1".into())).as_deref(),
+            Some("c1")
+        );
+        assert_eq!(
+            target_name(&Target::Path("/run/netns/c1".into())).as_deref(),
+            Some("c1")
+        );
+        assert_eq!(target_name(&Target::Path("/tmp/c1".into())), None);
+    }
+}
