@@ -100,8 +100,8 @@ pub struct DestHeard {
 /// Everything the probes heard, and the host's counters around them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Heard {
-    /// Gateway, its echo, and whether it answered ARP.
-    pub gateways: Vec<(IpAddr, Echo, Option<bool>)>,
+    /// Each gateway and what its echo heard.
+    pub gateways: Vec<(IpAddr, Echo)>,
     pub servers: Vec<ServerHeard>,
     pub dests: Vec<DestHeard>,
     pub before: Counters,
@@ -513,17 +513,17 @@ fn gateway(facts: &Facts, heard: &Heard, work: &mut Work, family: Family) {
         return;
     };
     let subject = format!("gateway {gw}");
-    let Some((_, echo, arp)) = heard.gateways.iter().find(|(g, ..)| *g == gw) else {
+    let Some((_, echo)) = heard.gateways.iter().find(|(g, _)| *g == gw) else {
         return;
     };
     if *echo == Echo::Reply {
         work.push(Finding::ok(subject, "answers ping"));
         return;
     }
-    if *arp == Some(true) {
+    if answered_beyond(heard, &work.view, family) {
         work.push(Finding::ok(
             subject,
-            "answers ARP but not ping (the host's input firewall drops pings?)",
+            "forwards, though it does not answer ping (its input firewall drops pings?)",
         ));
         return;
     }
@@ -547,6 +547,21 @@ fn gateway(facts: &Facts, heard: &Heard, work: &mut Work, family: Family) {
         .or_default()
         .push((subject.clone(), problem.clone()));
     work.push(Finding::fail(subject, problem));
+}
+
+/// Whether anything beyond the host answered a probe of this family:
+/// then the gateway forwards, whatever it does with its own pings.
+fn answered_beyond(heard: &Heard, view: &View, family: Family) -> bool {
+    let far = |a: IpAddr| family_of(a) == family && !view.is_near(a);
+    heard
+        .servers
+        .iter()
+        .any(|s| far(s.server) && (s.ping == Echo::Reply || matches!(s.query, DnsHeard::Answer(_))))
+        || heard
+            .dests
+            .iter()
+            .flat_map(|d| &d.probes)
+            .any(|(a, m)| far(*a) && m.answered.is_some())
 }
 
 /// The addresses beyond the host per family, and what goes to each:
@@ -805,24 +820,23 @@ fn masquerade(
                     by.push(words);
                 }
             }
-            None if missing.is_none() => missing = Some(*addr),
-            None => {}
+            None => {
+                let p = Problem::NoMasquerade {
+                    source,
+                    dest: *addr,
+                    subnet: Subnet::of(net),
+                };
+                work.toward
+                    .entry(*addr)
+                    .or_default()
+                    .push((subject.clone(), p.clone()));
+                missing.get_or_insert(p);
+            }
         }
     }
     match missing {
         None => work.push(Finding::ok(subject, format!("by {}", by.join(", ")))),
-        Some(dest) => {
-            let p = Problem::NoMasquerade {
-                source,
-                dest,
-                subnet: Subnet::of(net),
-            };
-            work.toward
-                .entry(dest)
-                .or_default()
-                .push((subject.clone(), p.clone()));
-            work.push(Finding::fail(subject, p));
-        }
+        Some(p) => work.push(Finding::fail(subject, p)),
     }
 }
 
@@ -863,7 +877,7 @@ fn reverse_path(
         work.push(Finding::ok(subject, words));
         return;
     }
-    // Where the answers came in: a strict link that received packets
+    // Where the answers came in: a filtering link that received packets
     // while netcheck probed, and by which the host would not route back.
     let host_end = work.view.host_end(Family::V4).map(|l| l.index);
     let arrived = |l: &&Link| {
@@ -875,12 +889,21 @@ fn reverse_path(
             .iter()
             .any(|a| facts.host.route_to(*a).and_then(|r| r.oif) != Some(l.index))
     };
-    let iface = strict
+    let (iface, mode) = facts
+        .host
+        .links
         .iter()
-        .filter(|l| Some(l.index) != host_end)
+        .filter(|l| l.name != "lo" && Some(l.index) != host_end)
+        .filter(|l| facts.sysctls.rp_filter(&l.name) != 0)
         .find(|l| arrived(l) && asymmetric(l))
-        .map_or("all".to_string(), |l| l.name.clone());
-    let p = Problem::ReversePathDrops { iface, dropped };
+        .map_or(("all".to_string(), 1), |l| {
+            (l.name.clone(), facts.sysctls.rp_filter(&l.name))
+        });
+    let p = Problem::ReversePathDrops {
+        iface,
+        dropped,
+        loose: mode == 2,
+    };
     work.beyond
         .entry(Family::V4)
         .or_default()
@@ -903,7 +926,12 @@ fn route_back(facts: &Facts, work: &mut Work, family: Family) {
     .flatten()
     .map(|l| l.index)
     .collect();
-    let route = facts.host.route_to(net.addr()).filter(|r| r.unicast);
+    // A route less specific than the subnet (the default) is no way back:
+    // the container's own route is missing.
+    let route = facts
+        .host
+        .route_to(net.addr())
+        .filter(|r| r.unicast && r.destination.prefix_len() >= net.prefix_len());
     let problem = match route {
         Some(r) if r.oif.is_some_and(|o| ends.contains(&o)) => {
             let dev = facts.host.oif_name(r).unwrap_or_default();
@@ -1102,7 +1130,7 @@ fn destinations(heard: &Heard, work: &mut Work) {
                 Some(size) => {
                     let how = match mtu.told {
                         _ if size >= mtu.first_hop => "the interface's".to_string(),
-                        Some((Some(from), m)) if m > 0 => format!("{from} says {m}"),
+                        Some((Some(_), m)) if m > 0 => "an ICMP 'too big' said so".to_string(),
                         _ => "the kernel already knew".to_string(),
                     };
                     let pmtu = match mtu.told {

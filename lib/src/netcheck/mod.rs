@@ -56,7 +56,6 @@ fn pick_iface(inside: &Net, asked: Option<&IfName>) -> String {
 
 /// One probe's result.
 enum Probed {
-    Gateway(probe::Heard, Option<bool>),
     Ping(probe::Heard),
     Dns(probe::DnsHeard),
     Mtu(PathMtu),
@@ -80,10 +79,7 @@ fn listen(
     let mut probes: Vec<Probe> = Vec::new();
     for (gw, _) in &plan.gateways {
         let gw = *gw;
-        probes.push(Box::new(move || {
-            let echo = probe::ping(gw)?;
-            Ok(Probed::Gateway(echo, probe::neighbour_answered(gw)))
-        }));
+        probes.push(Box::new(move || probe::ping(gw).map(Probed::Ping)));
     }
     for server in &plan.servers {
         let server = *server;
@@ -100,8 +96,8 @@ fn listen(
     }
     let mut results = probe::run_inside(netns, probes)?.into_iter();
     for (gw, _) in &plan.gateways {
-        if let Some(Probed::Gateway(echo, arp)) = results.next() {
-            heard.gateways.push((*gw, echo, arp));
+        if let Some(Probed::Ping(echo)) = results.next() {
+            heard.gateways.push((*gw, echo));
         }
     }
     for server in &plan.servers {

@@ -393,24 +393,6 @@ pub fn ping(dst: IpAddr) -> Result<Heard, Error> {
     Ok(local.map_or(Heard::Silence, Heard::Local))
 }
 
-/// Whether this namespace's neighbour table holds a complete entry for an
-/// IPv4 address: the host answered ARP, whatever it does with pings.
-/// `None` for IPv6, whose neighbours /proc does not list.
-pub fn neighbour_answered(addr: IpAddr) -> Option<bool> {
-    let IpAddr::V4(addr) = addr else { return None };
-    // thread-self: /proc/net is the main thread's namespace, not this one's.
-    let table = std::fs::read_to_string("/proc/thread-self/net/arp").ok()?;
-    Some(table.lines().skip(1).any(|line| {
-        let mut w = line.split_whitespace();
-        let ip = w.next().and_then(|a| a.parse::<Ipv4Addr>().ok());
-        let flags = w
-            .nth(1)
-            .and_then(|f| u32::from_str_radix(f.trim_start_matches("0x"), 16).ok());
-        // ATF_COM: the entry is complete.
-        ip == Some(addr) && flags.is_some_and(|f| f & 0x2 != 0)
-    }))
-}
-
 /// What a name server did with one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DnsHeard {

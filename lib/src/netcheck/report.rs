@@ -182,6 +182,9 @@ pub enum Problem {
     ReversePathDrops {
         iface: String,
         dropped: u64,
+        /// Already loose (2): the interface has no IPv4 address, or the
+        /// host no route at all to the sender.
+        loose: bool,
     },
     NoNameServer,
     DnsUnreachable {
@@ -292,10 +295,19 @@ impl Problem {
             Problem::NoRouteBack { subnet, .. } => {
                 format!("the host has no route back to {subnet}")
             }
-            Problem::ReversePathDrops { iface, dropped } => format!(
-                "the host dropped {dropped} answer{} arriving on {iface} (strict rp_filter: \
-                 its route back to the sender leaves through another interface)",
-                if *dropped == 1 { "" } else { "s" }
+            Problem::ReversePathDrops {
+                iface,
+                dropped,
+                loose,
+            } => format!(
+                "the host dropped {dropped} answer{} arriving on {iface} by reverse-path \
+                 filtering ({})",
+                if *dropped == 1 { "" } else { "s" },
+                if *loose {
+                    "loose rp_filter, yet the interface has no IPv4 address or the host no route to the sender"
+                } else {
+                    "strict rp_filter: the host's route back to the sender leaves by another interface"
+                }
             ),
             Problem::NoNameServer => {
                 "resolv.conf names no name server (the resolver then asks 127.0.0.1)".into()
@@ -384,10 +396,17 @@ impl Problem {
                     (false, None) => format!("ip route add {subnet} dev {dev}"),
                 }
             }
-            Problem::ReversePathDrops { iface, .. } => {
-                // Loose mode (2) wins over a strict `all` (the kernel uses
-                // the larger of the two) and still drops spoofed sources.
-                format!("sysctl -w net.ipv4.conf.{iface}.rp_filter=2")
+            // Loose mode (2) wins over a strict `all` (the kernel uses the
+            // larger of the two) and still drops sources it cannot route.
+            Problem::ReversePathDrops {
+                iface,
+                loose: false,
+                ..
+            } => format!("sysctl -w net.ipv4.conf.{iface}.rp_filter=2"),
+            Problem::ReversePathDrops {
+                iface, loose: true, ..
+            } => {
+                format!("sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.{iface}.rp_filter=0")
             }
             Problem::NoNameServer => ctx.resolv.keep_only(&[], ctx),
             Problem::DnsUnreachable { good, .. }
@@ -691,6 +710,12 @@ pub(super) mod tests {
             Problem::ReversePathDrops {
                 iface: "up1".into(),
                 dropped: 3,
+                loose: false,
+            },
+            Problem::ReversePathDrops {
+                iface: "up1".into(),
+                dropped: 1,
+                loose: true,
             },
             Problem::NoNameServer,
             Problem::DnsUnreachable {

@@ -167,8 +167,75 @@ pub enum Cond {
         negate: bool,
         states: Vec<CtState>,
     },
+    /// Several fields matched together against a set of tuples
+    /// (`ip saddr . oifname @masq_out`): some tuple matches every field.
+    Tuple {
+        negate: bool,
+        fields: Vec<Field>,
+        tuples: Vec<Vec<Atom>>,
+    },
+    /// `ct status dnat`: whether the connection was destination-NATed,
+    /// which a container's own connections out never are.
+    Dnat {
+        negate: bool,
+    },
     /// Something netcheck cannot evaluate, in the rule's own words.
     Unknown(String),
+}
+
+/// One field of a [`Cond::Tuple`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Addr(Side),
+    Iface(Side),
+    Proto,
+    /// A TCP or UDP port (`None`: either).
+    Port(Side, Option<u8>),
+}
+
+/// One value of a tuple, for the field at its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Atom {
+    Addr(AddrElem),
+    Name(String),
+    Proto(u8),
+    Ports(u16, u16),
+}
+
+impl Field {
+    fn matches(&self, atom: &Atom, flow: &Flow) -> bool {
+        match (self, atom) {
+            (Field::Addr(side), Atom::Addr(e)) => e.contains(match side {
+                Side::Source => &flow.src,
+                Side::Destination => &flow.dst,
+            }),
+            (Field::Iface(side), Atom::Name(pattern)) => iface_matches(
+                pattern,
+                match side {
+                    Side::Source => &flow.iif,
+                    Side::Destination => &flow.oif,
+                },
+            ),
+            (Field::Proto, Atom::Proto(p)) => *p == flow.proto,
+            (Field::Port(side, proto), Atom::Ports(lo, hi)) => {
+                let port = match side {
+                    Side::Source => flow.sport,
+                    Side::Destination => flow.dport,
+                };
+                has_ports(*proto, flow.proto) && port.is_some_and(|p| *lo <= p && p <= *hi)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether a flow of `proto` has the ports of `want` (`None`: TCP or
+/// UDP, as nft's `th`).
+fn has_ports(want: Option<u8>, proto: u8) -> bool {
+    match want {
+        Some(p) => p == proto,
+        None => proto == TCP || proto == UDP,
+    }
 }
 
 /// Three-valued truth: a rule with a condition netcheck cannot read
@@ -246,12 +313,8 @@ impl Cond {
                     Side::Source => flow.sport,
                     Side::Destination => flow.dport,
                 };
-                let proto_ok = match proto {
-                    Some(p) => *p == flow.proto,
-                    None => flow.proto == TCP || flow.proto == UDP,
-                };
                 // `udp dport != 53` does not match a TCP packet either.
-                let Some(port) = port.filter(|_| proto_ok) else {
+                let Some(port) = port.filter(|_| has_ports(*proto, flow.proto)) else {
                     return Truth::No;
                 };
                 (
@@ -264,6 +327,22 @@ impl Cond {
                 None => return Truth::No,
             },
             Cond::CtState { negate, states } => (*negate, states.contains(&flow.state)),
+            Cond::Tuple {
+                negate,
+                fields,
+                tuples,
+            } => {
+                if fields.iter().any(|f| matches!(f, Field::Iface(_)))
+                    && (flow.iif.is_empty() || flow.oif.is_empty())
+                {
+                    return Truth::Maybe;
+                }
+                let hit = tuples.iter().any(|t| {
+                    t.len() == fields.len() && fields.iter().zip(t).all(|(f, a)| f.matches(a, flow))
+                });
+                (*negate, hit)
+            }
+            Cond::Dnat { negate } => (*negate, false),
             Cond::Unknown(_) => return Truth::Maybe,
         };
         truth(hit != negate)
@@ -830,6 +909,44 @@ mod tests {
         assert!(range.source_nat(&out).is_some());
         let v6 = flow("fd00::2", "2001:db8:203::10", ICMPV6, None);
         assert_eq!(range.source_nat(&v6), None);
+    }
+
+    #[test]
+    fn tuples_match_field_by_field() {
+        let out = flow("10.0.0.2", "203.0.113.10", ICMP, None);
+        let masq = |fields: Vec<Field>, tuples: Vec<Vec<Atom>>| Ruleset {
+            chains: vec![chain(
+                "post",
+                Some(Hook::SourceNat),
+                false,
+                vec![
+                    rule(vec![Cond::Dnat { negate: false }], Action::Masquerade),
+                    rule(
+                        vec![Cond::Tuple {
+                            negate: false,
+                            fields,
+                            tuples,
+                        }],
+                        Action::Masquerade,
+                    ),
+                ],
+            )],
+        };
+        let s = || Atom::Addr(net("10.0.0.0/24"));
+        let saddr = Field::Addr(Side::Source);
+        // natctl's `ip saddr . ip saddr @masq`.
+        let r = masq(vec![saddr, saddr], vec![vec![s(), s()]]);
+        assert_eq!(r.source_nat(&out).unwrap().rule, Some(1));
+        assert_eq!(
+            r.source_nat(&flow("10.1.0.2", "203.0.113.10", ICMP, None)),
+            None
+        );
+        // `ip saddr . oifname @masq_out`: only out of the named interface.
+        let oif = Field::Iface(Side::Destination);
+        let r = masq(vec![saddr, oif], vec![vec![s(), Atom::Name("up1".into())]]);
+        assert_eq!(r.source_nat(&out), None);
+        let r = masq(vec![saddr, oif], vec![vec![s(), Atom::Name("up0".into())]]);
+        assert!(r.source_nat(&out).is_some());
     }
 
     #[test]

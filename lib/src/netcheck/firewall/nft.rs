@@ -6,7 +6,9 @@
 //! protocols, ports, ICMP types, connection states) and keeps any other as
 //! an unknown condition, never as a guess.
 
-use super::{Action, AddrElem, Chain, Cond, CtState, Family, Hook, Origin, Rule, Side};
+use super::{
+    Action, AddrElem, Atom, Chain, Cond, CtState, Family, Field, Hook, Origin, Rule, Side,
+};
 use crate::error::Error;
 use crate::run::{self, Command};
 use serde_json::Value;
@@ -256,6 +258,71 @@ fn all<T>(values: &[Value], f: impl Fn(&Value) -> Option<T>) -> Option<Vec<T>> {
     values.iter().map(f).collect()
 }
 
+/// A field of a concatenation, with the conditions it implies
+/// (`ip saddr`: IPv4), or `None` when netcheck does not read it.
+fn field(left: &Value, implied: &mut Vec<Cond>) -> Option<Field> {
+    if let Some(p) = left.get("payload") {
+        let (protocol, f) = (text(p, "protocol"), text(p, "field"));
+        if let Some(family) = family_of_payload(&protocol) {
+            implied.push(Cond::Family(family));
+        }
+        let side = |f: &str| match f {
+            "saddr" | "sport" => Some(Side::Source),
+            "daddr" | "dport" => Some(Side::Destination),
+            _ => None,
+        };
+        return match protocol.as_str() {
+            "ip" | "ip6" => Some(Field::Addr(side(&f)?)),
+            "tcp" => Some(Field::Port(side(&f)?, Some(super::TCP))),
+            "udp" => Some(Field::Port(side(&f)?, Some(super::UDP))),
+            "th" => Some(Field::Port(side(&f)?, None)),
+            _ => None,
+        };
+    }
+    match text(left.get("meta")?, "key").as_str() {
+        "iifname" | "iif" => Some(Field::Iface(Side::Source)),
+        "oifname" | "oif" => Some(Field::Iface(Side::Destination)),
+        "l4proto" => Some(Field::Proto),
+        _ => None,
+    }
+}
+
+fn atom(field: &Field, v: &Value) -> Option<Atom> {
+    match field {
+        Field::Addr(_) => addr_elem(v).map(Atom::Addr),
+        Field::Iface(_) => v.as_str().map(|s| Atom::Name(s.to_string())),
+        Field::Proto => proto_number(v).map(Atom::Proto),
+        Field::Port(..) => port_range(v).map(|(lo, hi)| Atom::Ports(lo, hi)),
+    }
+}
+
+/// A match of a concatenation against a set of tuples.
+fn tuple(parts: &[Value], negate: bool, values: &[Value]) -> Option<Vec<Cond>> {
+    let mut conds = Vec::new();
+    let fields = parts
+        .iter()
+        .map(|p| field(p, &mut conds))
+        .collect::<Option<Vec<Field>>>()?;
+    let tuples = values
+        .iter()
+        .map(|v| {
+            let items = v.get("concat")?.as_array()?;
+            (items.len() == fields.len()).then_some(())?;
+            fields
+                .iter()
+                .zip(items)
+                .map(|(f, i)| atom(f, i))
+                .collect::<Option<Vec<Atom>>>()
+        })
+        .collect::<Option<Vec<Vec<Atom>>>>()?;
+    conds.push(Cond::Tuple {
+        negate,
+        fields,
+        tuples,
+    });
+    Some(conds)
+}
+
 /// The conditions of one `match` expression: what it tests, plus the
 /// family or protocol its field implies (`ip saddr` only ever matches
 /// IPv4, `udp dport` only UDP).
@@ -276,6 +343,9 @@ fn parse_match(body: &Value, family: &str, table: &str, sets: &Sets) -> Vec<Cond
     let Some(values) = values(right, family, table, sets) else {
         return unknown();
     };
+    if let Some(parts) = left.get("concat").and_then(Value::as_array) {
+        return tuple(parts, negate, &values).unwrap_or_else(unknown);
+    }
     let mut conds = Vec::new();
     let cond = if let Some(p) = left.get("payload") {
         let (protocol, field) = (text(p, "protocol"), text(p, "field"));
@@ -343,6 +413,12 @@ fn parse_match(body: &Value, family: &str, table: &str, sets: &Sets) -> Vec<Cond
                 },
                 _ => None,
             },
+            _ => None,
+        }
+    } else if left.get("ct").is_some_and(|c| text(c, "key") == "status") {
+        // Only `dnat` is known: a container's connection out has none.
+        match values.as_slice() {
+            [v] if v.as_str() == Some("dnat") => Some(Cond::Dnat { negate }),
             _ => None,
         }
     } else if left.get("ct").is_some_and(|c| text(c, "key") == "state") {
@@ -520,6 +596,62 @@ mod tests {
         };
         let d = rules.forward_drop(&intruder).unwrap();
         assert!(d.chain.is_natctls(), "{d}");
+    }
+
+    /// natctl's table as the sets-and-maps natctl makes it (branch
+    /// natctl): a subnet is an element, the rules never change.
+    const SETS: &str = r#"{"nftables": [
+{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
+{"set": {"family": "ip", "name": "nets", "table": "nsnet", "type": ["ipv4_addr", "ipv4_addr"], "flags": ["interval"], "elem": [{"concat": [{"prefix": {"addr": "10.0.0.0", "len": 24}}, {"prefix": {"addr": "10.0.0.0", "len": 24}}]}]}},
+{"set": {"family": "ip", "name": "masq", "table": "nsnet", "type": ["ipv4_addr", "ipv4_addr"], "flags": ["interval"], "elem": [{"elem": {"val": {"concat": [{"prefix": {"addr": "10.0.0.0", "len": 24}}, {"prefix": {"addr": "10.0.0.0", "len": 24}}]}, "comment": "x"}}]}},
+{"set": {"family": "ip", "name": "masq_out", "table": "nsnet", "type": ["ipv4_addr", "ifname"], "flags": ["interval"], "elem": [{"concat": [{"prefix": {"addr": "10.2.0.0", "len": 24}}, "up1"]}]}},
+{"chain": {"family": "ip", "table": "nsnet", "name": "postrouting", "handle": 1, "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}},
+{"chain": {"family": "ip", "table": "nsnet", "name": "forward", "handle": 2, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}},
+{"rule": {"family": "ip", "table": "nsnet", "chain": "postrouting", "handle": 5, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "ip", "field": "daddr"}}]}, "right": "@nets"}}, {"masquerade": null}]}},
+{"rule": {"family": "ip", "table": "nsnet", "chain": "postrouting", "handle": 6, "expr": [{"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "ip", "field": "daddr"}}]}, "right": "@nets"}}, {"return": null}]}},
+{"rule": {"family": "ip", "table": "nsnet", "chain": "postrouting", "handle": 7, "expr": [{"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"meta": {"key": "oifname"}}]}, "right": "@masq_out"}}, {"masquerade": null}]}},
+{"rule": {"family": "ip", "table": "nsnet", "chain": "postrouting", "handle": 8, "expr": [{"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "ip", "field": "saddr"}}]}, "right": "@masq"}}, {"masquerade": null}]}},
+{"rule": {"family": "ip", "table": "nsnet", "chain": "forward", "handle": 9, "expr": [{"match": {"op": "!", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}, {"match": {"op": "!", "left": {"ct": {"key": "status"}}, "right": "dnat"}}, {"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip", "field": "daddr"}}, {"payload": {"protocol": "ip", "field": "daddr"}}]}, "right": "@nets"}}, {"match": {"op": "!=", "left": {"concat": [{"payload": {"protocol": "ip", "field": "saddr"}}, {"payload": {"protocol": "ip", "field": "daddr"}}]}, "right": "@nets"}}, {"drop": null}]}}
+]}"#;
+
+    #[test]
+    fn natctls_sets_are_read_by_what_they_hold() {
+        let (_, chains) = parse(SETS).unwrap();
+        let rules = Ruleset { chains };
+        let out = flow("10.0.0.2", "203.0.113.10", ICMP, None);
+        let nat = rules.source_nat(&out).expect("masqueraded by @masq");
+        assert_eq!(nat.rule().unwrap().handle, Some(8));
+        assert!(nat.chain.is_natctls());
+        // Inside its own subnet: returned before any masquerade.
+        assert_eq!(
+            rules.source_nat(&flow("10.0.0.2", "10.0.0.3", ICMP, None)),
+            None
+        );
+        // 10.2.0.0/24 only out of up1; 10.1.0.0/24 not at all.
+        assert_eq!(
+            rules.source_nat(&flow("10.2.0.2", "203.0.113.10", ICMP, None)),
+            None
+        );
+        let up1 = Flow {
+            oif: "up1".into(),
+            ..flow("10.2.0.2", "203.0.113.10", ICMP, None)
+        };
+        assert_eq!(
+            rules.source_nat(&up1).unwrap().rule().unwrap().handle,
+            Some(7)
+        );
+        assert_eq!(
+            rules.source_nat(&flow("10.1.0.2", "203.0.113.10", ICMP, None)),
+            None
+        );
+        // The isolation drops a new connection in, not the answers out.
+        assert_eq!(rules.forward_drop(&out), None);
+        assert_eq!(rules.forward_drop(&out.reply()), None);
+        let intruder = Flow {
+            state: CtState::New,
+            ..out.reply()
+        };
+        assert!(rules.forward_drop(&intruder).unwrap().chain.is_natctls());
     }
 
     #[test]
