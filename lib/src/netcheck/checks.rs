@@ -308,6 +308,8 @@ struct Work<'a> {
     beyond: BTreeMap<Family, Vec<(String, Problem)>>,
     /// Per address: failed checks on the way to it alone.
     toward: BTreeMap<IpAddr, Vec<(String, Problem)>>,
+    /// Per family: the host's route back, when it failed.
+    back: BTreeMap<Family, (String, Problem)>,
 }
 
 impl<'a> Work<'a> {
@@ -351,6 +353,7 @@ pub fn evaluate(facts: &Facts, dests: &[Dest], heard: &Heard) -> Vec<Finding> {
         everywhere: Vec::new(),
         beyond: BTreeMap::new(),
         toward: BTreeMap::new(),
+        back: BTreeMap::new(),
     };
     loopback(facts, &mut work);
     interface(facts, &mut work);
@@ -359,6 +362,15 @@ pub fn evaluate(facts: &Facts, dests: &[Dest], heard: &Heard) -> Vec<Finding> {
             f if f.is_empty() => vec![Family::V4],
             f => f,
         };
+        let backs: Vec<(Family, Finding)> = families
+            .iter()
+            .filter_map(|f| Some((*f, route_back(facts, &work, *f)?)))
+            .collect();
+        for (family, back) in &backs {
+            if let Some(p) = back.problem() {
+                work.back.insert(*family, (back.subject.clone(), p.clone()));
+            }
+        }
         for family in &families {
             default_route(facts, &mut work, *family);
         }
@@ -379,8 +391,14 @@ pub fn evaluate(facts: &Facts, dests: &[Dest], heard: &Heard) -> Vec<Finding> {
             masquerade(facts, &mut work, *family, &targets);
         }
         reverse_path(facts, heard, &mut work, &targets);
-        for family in &families {
-            route_back(facts, &mut work, *family);
+        for (family, back) in backs {
+            if let Some(p) = back.problem() {
+                work.beyond
+                    .entry(family)
+                    .or_default()
+                    .push((back.subject.clone(), p.clone()));
+            }
+            work.push(back);
         }
     }
     name_servers(facts, heard, &mut work);
@@ -527,7 +545,21 @@ fn gateway(facts: &Facts, heard: &Heard, work: &mut Work, family: Family) {
         ));
         return;
     }
-    let problem = work.upstream(gw, echo.words()).unwrap_or_else(|| {
+    let held_and_up = facts
+        .host
+        .holder_of(gw)
+        .is_some_and(|l| facts.host.is_up(l));
+    // The host has the gateway, but its answers leave by another way.
+    let lost = work
+        .back
+        .get(&family)
+        .filter(|_| held_and_up)
+        .map(|(subject, p)| Problem::Upstream {
+            heard: echo.words(),
+            cause: subject.clone(),
+            fix: Box::new(p.clone()),
+        });
+    let problem = work.upstream(gw, echo.words()).or(lost).unwrap_or_else(|| {
         let host = match facts.host.holder_of(gw) {
             Some(l) if facts.host.is_up(l) => HostEnd::Up(l.name.clone()),
             Some(l) => HostEnd::Down(l.name.clone()),
@@ -911,10 +943,12 @@ fn reverse_path(
     work.push(Finding::fail(subject, p));
 }
 
-fn route_back(facts: &Facts, work: &mut Work, family: Family) {
-    let Some(net) = work.view.addr(family) else {
-        return;
-    };
+/// The host's route back to the container's subnet: through the host end
+/// of its link, not elsewhere. The finding, and its problem if it failed,
+/// are returned: the gateway's check needs them before they are printed
+/// (the gateway's answers take that route too).
+fn route_back(facts: &Facts, work: &Work, family: Family) -> Option<Finding> {
+    let net = work.view.addr(family)?;
     let subnet = Subnet::of(net);
     let subject = format!("host route back to {subnet}");
     let ends: Vec<u32> = [
@@ -935,8 +969,7 @@ fn route_back(facts: &Facts, work: &mut Work, family: Family) {
     let problem = match route {
         Some(r) if r.oif.is_some_and(|o| ends.contains(&o)) => {
             let dev = facts.host.oif_name(r).unwrap_or_default();
-            work.push(Finding::ok(subject, format!("leaves by {dev}")));
-            return;
+            return Some(Finding::ok(subject, format!("leaves by {dev}")));
         }
         Some(r) => {
             let mut words = r.destination.to_string();
@@ -973,11 +1006,7 @@ fn route_back(facts: &Facts, work: &mut Work, family: Family) {
             }
         }
     };
-    work.beyond
-        .entry(family)
-        .or_default()
-        .push((subject.clone(), problem.clone()));
-    work.push(Finding::fail(subject, problem));
+    Some(Finding::fail(subject, problem))
 }
 
 fn name_servers(facts: &Facts, heard: &Heard, work: &mut Work) {
