@@ -364,6 +364,29 @@ impl Lab {
         bg
     }
 
+    /// Lets every user open /dev/net/tun in the lab, as most distributions
+    /// do (this machine keeps it root-only): a node of the lab's own, mode
+    /// 666, is bind-mounted over it in the lab's mount namespace. The real
+    /// /dev/net/tun is never changed. For unprivileged tests (pasta).
+    pub fn open_tun_to_everyone(&self) {
+        self.sh_ok(
+            "mknod -m 666 /run/nsnet-lab-tun c 10 200 && \
+             mount --bind /run/nsnet-lab-tun /dev/net/tun",
+        );
+    }
+
+    /// Makes the lab's DNS server host's resolver: a file of the lab's own
+    /// saying `nameserver 203.0.113.53` is bind-mounted over /etc/resolv.conf
+    /// in the lab's mount namespace, as a machine whose resolver is on its
+    /// network would have it.
+    pub fn resolve_through_lab_dns(&self) {
+        self.sh_ok(&format!(
+            "echo 'nameserver {}' > /run/nsnet-lab-resolv.conf && \
+             mount --bind /run/nsnet-lab-resolv.conf /etc/resolv.conf",
+            crate::DNS
+        ));
+    }
+
     /// The state of host that a test must leave as it found it.
     pub fn snapshot(&self) -> Snapshot {
         let text = self.sh_ok(crate::snapshot::SCRIPT);

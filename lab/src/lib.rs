@@ -57,6 +57,21 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// Every tool of the workspace: each binary in `tools/src/bin`, so a test
+/// that goes through them all covers a new tool too.
+pub fn tools() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/src/bin");
+    let mut tools: Vec<String> = std::fs::read_dir(dir)
+        .expect("tools/src/bin")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    tools.sort();
+    tools
+}
+
 /// The lab's own scripts (`labsvc`), on the lab's PATH after the tools.
 pub fn script_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bin"))

@@ -1,5 +1,5 @@
 //! Addresses with a prefix, parsed with `ipnet` and checked once
-//! (SPEC "Addresses").
+//! (docs/contract.md, "Names, addresses, operands").
 
 use crate::error::Error;
 use ipnet::IpNet;

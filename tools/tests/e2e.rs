@@ -1,5 +1,5 @@
-//! The whole flow, end to end, in the lab: the tools composed as SPEC.md's
-//! first examples, what happens when things go wrong, and many containers.
+//! The whole flow, end to end, in the lab: the tools composed as the
+//! README's first examples, what happens when things go wrong, and many containers.
 //! Every test ends with the residue check.
 
 use nsnet_lab::{lab, Lab, SERVICE, UPLINK};
@@ -36,6 +36,10 @@ fn contained(command: &[&str]) -> Vec<String> {
 }
 
 fn core_scenario(lab: &Lab, extra: &[&str], backend: &str) -> nsnet_lab::Out {
+    lab.output(core_scenario_command(lab, extra, backend))
+}
+
+fn core_scenario_command(lab: &Lab, extra: &[&str], backend: &str) -> std::process::Command {
     let mut argv = vec!["nsrun", "--net", "--mount"];
     argv.extend_from_slice(extra);
     let add = format!("natctl add --backend {backend} 10.0.0.0/24");
@@ -56,7 +60,7 @@ fn core_scenario(lab: &Lab, extra: &[&str], backend: &str) -> nsnet_lab::Out {
         "-c",
         PAYLOAD,
     ]);
-    lab.run(&argv)
+    lab.command(&argv)
 }
 
 fn assert_reached_everything(out: &nsnet_lab::Out) {
@@ -91,6 +95,21 @@ fn core_scenario_on_nftables() {
 #[test]
 fn core_scenario_on_iptables() {
     core_scenario_leaves_nothing("iptables");
+}
+
+/// Whatever the environment holds, every hook and the payload inherit it,
+/// and it changes nothing: once, NSNET_COMPLETIONS=bash made each hook
+/// print a completion script and exit 0 without doing its job.
+#[test]
+fn core_scenario_whatever_the_environment_holds() {
+    let lab = lab!();
+    let before = lab.snapshot();
+    let mut cmd = core_scenario_command(&lab, &[], "nft");
+    cmd.env("NSNET_COMPLETIONS", "bash")
+        .env("NSNET_GENERATE", "man")
+        .env("COMPLETE", "bash");
+    assert_reached_everything(&lab.output(cmd));
+    lab.assert_settles(&before);
 }
 
 #[test]
@@ -299,6 +318,11 @@ fn the_demo_tells_the_core_scenario_and_leaves_nothing() {
     let before = lab.snapshot();
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../lab/demo.sh");
     let out = lab.run(&["bash", demo]).expect_ok("the demo");
+    assert!(
+        !out.stdout.contains('\u{1b}'),
+        "the demo styled text that is not going to a terminal:\n{}",
+        out.stdout
+    );
     for said in [
         "$ natctl add 10.0.0.0/24",
         "10.0.0.0/24 masquerade out=any backend=nft",

@@ -72,11 +72,7 @@ pub fn spawn(argv: &[OsString], mask: &SigSet) -> Result<Pid, Error> {
         Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
         Err(e) => Err(match e.raw_os_error() {
             Some(raw) => exec_error(&program.to_string_lossy(), Errno::from_raw(raw)),
-            None => Error::failed(format!(
-                "cannot run {}: {}",
-                program.to_string_lossy(),
-                e.to_string().to_lowercase()
-            )),
+            None => Error::io(format!("cannot run {}", program.to_string_lossy()), &e),
         }),
     }
 }
@@ -96,16 +92,28 @@ pub(super) fn with_signal_mask(command: &mut std::process::Command, mask: SigSet
     }
 }
 
-/// Gives SIGPIPE back its default action before an exec. Rust's runtime
-/// ignores SIGPIPE, and an ignored signal stays ignored across exec: without
-/// this, `yes | head` behind a wrapper would see EPIPE instead of dying
-/// quietly.
+/// Gives SIGPIPE back its default action. Rust's runtime ignores SIGPIPE,
+/// and an ignored signal stays ignored across exec: without this, `yes |
+/// head` behind a wrapper would see EPIPE instead of dying quietly, and a
+/// tool whose reader went away would fail its next write instead of ending.
 pub fn restore_sigpipe() -> Result<(), Error> {
-    // SAFETY: SIG_DFL installs no handler of ours, so no code can run in a
-    // signal context; changing a disposition is sound in any thread.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+    set_sigpipe(SigHandler::SigDfl)
+}
+
+/// Ignores SIGPIPE, so that a write to a pipe whose reader is gone fails
+/// with EPIPE instead of ending this process: how nsrun learns that its
+/// child died before the hand-off, and carries on to its on-exit hooks.
+pub fn ignore_sigpipe() -> Result<(), Error> {
+    set_sigpipe(SigHandler::SigIgn)
+}
+
+fn set_sigpipe(action: SigHandler) -> Result<(), Error> {
+    // SAFETY: SIG_DFL and SIG_IGN install no handler of ours, so no code
+    // can run in a signal context; changing a disposition is sound in any
+    // thread.
+    unsafe { signal(Signal::SIGPIPE, action) }
         .map(drop)
-        .map_err(|e| Error::failed(format!("cannot restore SIGPIPE: {}", e.desc())))
+        .map_err(|e| Error::os("cannot set the action of SIGPIPE", e))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! nsrun's whole run, in the order SPEC gives it: check everything, open
+//! nsrun's whole run, in the order nsrun(1) gives it: check everything, open
 //! the pid file, clone the child into its namespaces (held at the hand-off
 //! when hooks or the pid file need it), write the pid file, run the hooks,
 //! release the child, forward signals until it ends, run the on-exit hooks,
@@ -7,7 +7,7 @@
 use super::handoff::{Argv, Held};
 use super::hooks::{self, HookEnv, When};
 use super::namespaces::Namespaces;
-use super::{block_supervised_signals, supervise_with, Reap, Signals};
+use super::{block_supervised_signals, ignore_sigpipe, supervise_with, Reap, Signals};
 use crate::error::Error;
 use nix::sys::signal::SigSet;
 use std::ffi::OsString;
@@ -31,6 +31,8 @@ pub struct Spec {
 pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
     let ns = spec.namespaces.checked()?;
     let argv = Argv::new(&spec.command)?;
+    // A child that dies before the hand-off shows as EPIPE on its gate.
+    ignore_sigpipe()?;
     // The pid file is opened before anything exists, so a path that cannot
     // be written fails with nothing to undo.
     let mut pid_file = spec.pid_file.map(PidFile::create).transpose()?;
@@ -60,7 +62,10 @@ pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
             warn(&e);
         }
     }
-    drop(pid_file);
+    // The last of the teardown: its failure is reported like a hook's.
+    if let Some(Err(e)) = pid_file.map(PidFile::remove) {
+        warn(&e);
+    }
     match result {
         Ok(code) | Err(Stop::Signal(code)) => Ok(code),
         Err(Stop::Failed(e)) => Err(e),
@@ -125,11 +130,13 @@ fn start(
 }
 
 /// `--pid-file`: holds the child's PID from the moment the namespaces exist
-/// until nsrun exits; removed on drop.
+/// until nsrun exits; removed at the end of the run, or on drop when the
+/// run stops early.
 #[derive(Debug)]
 struct PidFile {
     path: PathBuf,
     file: Option<std::fs::File>,
+    removed: bool,
 }
 
 impl PidFile {
@@ -139,6 +146,7 @@ impl PidFile {
         Ok(PidFile {
             path,
             file: Some(file),
+            removed: false,
         })
     }
 
@@ -153,10 +161,24 @@ impl PidFile {
         }
         Ok(())
     }
+
+    /// Removes the file; one already gone is no failure.
+    fn remove(mut self) -> Result<(), Error> {
+        self.removed = true;
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(
+                format!("cannot remove the pid file {}", self.path.display()),
+                &e,
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if !self.removed {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
