@@ -1,4 +1,4 @@
-//! nsnet: everything the five tools share, each piece of knowledge once.
+//! nsnet: everything the tools share, each piece of knowledge once.
 //!
 //! Layers, imports pointing down only:
 //! 1. [`error`], [`exit`]: the error type with its exit status, and reporting.
@@ -11,7 +11,8 @@
 //!
 //! Also at layer 4: [`ifwait`] (an interface's arrival) and [`resolv`] (a
 //! container's own resolv.conf). Above all layers: [`netinit`], that tool's
-//! job from command line to exec.
+//! job from command line to exec, and [`netcheck`], the read-only
+//! diagnosis of a namespace's way out (its reads, probes and checks).
 
 pub mod cidr;
 pub mod error;

@@ -2,6 +2,7 @@
 //! library's `netcheck`, prints its report, and exits 0 when every check
 //! is ok, 1 when one fails.
 
+use crate::cli::Cli;
 use clap::Parser;
 use nsnet::exit::Tool;
 use nsnet::name::IfName;
@@ -11,14 +12,17 @@ use nsnet::netns::Target;
 use nsnet::Error;
 use std::process::ExitCode;
 
-const TOOL: Tool = Tool::admin("netcheck");
+const CLI: Cli = Cli::new(
+    Tool::admin("netcheck"),
+    include_str!("../../man/src/netcheck.1"),
+);
 
 /// Why can't this namespace reach there?
 #[derive(Parser, Debug)]
 #[command(
     name = "netcheck",
     version,
-    about = "Why can't this namespace reach there? Checks its way out, read-only",
+    about = "Check why a network namespace cannot reach there, changing nothing",
     long_about = "Why can't this namespace reach there? netcheck reads the state of \
 TARGET's network namespace and of the host, probes from inside TARGET toward its \
 gateway, its name servers and each --dest only, and prints one line per check in \
@@ -44,7 +48,9 @@ struct Args {
 }
 
 fn run() -> Result<u8, Error> {
-    let args: Args = crate::cli::parse(&TOOL)?;
+    let Some(args) = CLI.parse::<Args>()? else {
+        return Ok(0);
+    };
     let report = netcheck::check(&Request {
         target: args.target,
         iface: args.iface,
@@ -55,5 +61,5 @@ fn run() -> Result<u8, Error> {
 }
 
 pub fn main() -> ExitCode {
-    TOOL.report(run())
+    CLI.main(run)
 }
