@@ -3,8 +3,9 @@
 //! Layers, imports pointing down only:
 //! 1. [`error`], [`exit`]: the error type with its exit status, and reporting.
 //! 2. [`name`], [`cidr`]: validated values; [`operand`]: `-` for stdin.
-//! 3. [`run`]: the external programs a plan runs (`ip`, `nft`,
-//!    `iptables`); [`process`] starts the rest (hooks, commands).
+//! 3. [`run`]: the external programs a plan runs (`nft`, `iptables`);
+//!    [`netlink`]: rtnetlink in-process (links, addresses, routes);
+//!    [`process`] starts the rest (hooks, commands).
 //! 4. [`netns`]: what a TARGET namespace means, and its checks.
 //! 5. [`link`], [`nat`]: plans for links and for the firewall.
 //! 6. [`process`]: namespaces, hand-off, signals, waiting.
@@ -23,6 +24,7 @@ pub mod name;
 pub mod nat;
 pub mod netcheck;
 pub mod netinit;
+pub mod netlink;
 pub mod netns;
 pub mod operand;
 pub mod process;

@@ -128,7 +128,6 @@ const WRAPPER: i32 = 125;
 const CANNOT_EXECUTE: i32 = 126;
 const NOT_FOUND: i32 = 127;
 
-const IPROUTE2: &[&str] = &["ip"];
 const NO_FIREWALL: &[&str] = &["nft", "iptables*", "ip6tables*", "xtables*"];
 
 /// A pair vethup made, for rows that must leave it alone.
@@ -373,17 +372,6 @@ const ROWS: &[Row] = &[
     row(Options, "netinit", &["--init", "--wait", "0", "10.0.0.2/24", "--", "nsnet-no-such-command"],
         NOT_FOUND, "cannot run nsnet-no-such-command: command not found"),
     // ---- missing programs (docs/contract.md) ----
-    row(Program, "vethup", &["v0", "{holder}"], FAILED,
-        "cannot run ip: not found (install the iproute2 package)")
-        .hiding(IPROUTE2),
-    row(Program, "vethdown", &["vv0"], FAILED,
-        "cannot run ip: not found (install the iproute2 package)")
-        .hiding(IPROUTE2)
-        .after(PAIR),
-    row(Program, "netinit", &["--iface", "up0", "--no-gateway", "--dns", "203.0.113.53",
-        "198.51.100.9/24", "--", "touch", "{ran}"], WRAPPER,
-        "cannot run ip: not found (install the iproute2 package)")
-        .hiding(IPROUTE2),
     row(Program, "natctl", &["add", "10.0.0.0/24"], FAILED,
         "neither nft nor iptables is installed (install the nftables or iptables package)")
         .hiding(NO_FIREWALL),
@@ -408,14 +396,14 @@ const ROWS: &[Row] = &[
     // Root without the capability is refused too, and not told to be root.
     row(Permission, "vethup", &["v0", "{holder}"], FAILED,
         "cannot create v0 with its peer eth0 in the network namespace of PID {holder}: \
-         Operation not permitted")
+         operation not permitted")
         .without_net_admin(),
     row(Permission, "vethdown", &["vv0"], FAILED,
-        "cannot remove vv0: Operation not permitted (run as root or with CAP_NET_ADMIN)")
+        "cannot lock /run/nsnet/link.lock: permission denied (run as root or with CAP_NET_ADMIN)")
         .nobody()
         .after(PAIR),
     row(Permission, "vethdown", &["--all"], FAILED,
-        "cannot remove vv0: Operation not permitted")
+        "cannot remove vv0: operation not permitted")
         .without_net_admin()
         .after(PAIR),
     row(Permission, "natctl", &["add", "10.0.0.0/24"], FAILED,
@@ -441,10 +429,10 @@ const ROWS: &[Row] = &[
         "cannot create the namespaces: operation not permitted (run as root, or add --user --map-root)")
         .nobody(),
     row(Permission, "netinit", &["--iface", "up0", "198.51.100.9/24", "--", "touch", "{ran}"],
-        WRAPPER, "cannot bring lo up: Operation not permitted (run as root or with CAP_NET_ADMIN)")
+        WRAPPER, "cannot bring lo up: operation not permitted (run as root or with CAP_NET_ADMIN)")
         .nobody(),
     row(Permission, "netinit", &["--iface", "up0", "198.51.100.9/24", "--", "touch", "{ran}"],
-        WRAPPER, "cannot bring lo up: Operation not permitted")
+        WRAPPER, "cannot bring lo up: operation not permitted")
         .without_net_admin(),
 ];
 

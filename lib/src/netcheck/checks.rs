@@ -140,9 +140,8 @@ impl<'a> View<'a> {
         // The peer is the host link whose index the inside link names and
         // which names the inside link back.
         let peer = link.and_then(|l| {
-            let index = facts.inside.peer_of(l)?;
-            let host = facts.host.by_index(index)?;
-            (facts.host.peer_of(host) == Some(l.index) && host.is("veth")).then_some(host)
+            let host = facts.host.by_index(l.peer_index?)?;
+            (host.peer_index == Some(l.index) && host.is("veth")).then_some(host)
         });
         View {
             facts,
@@ -409,7 +408,7 @@ pub fn evaluate(facts: &Facts, dests: &[Dest], heard: &Heard) -> Vec<Finding> {
 fn loopback(facts: &Facts, work: &mut Work) {
     let subject = "loopback lo";
     match facts.inside.link("lo") {
-        Some(lo) if facts.inside.is_up(lo) => work.push(Finding::ok(subject, "is up")),
+        Some(lo) if lo.up => work.push(Finding::ok(subject, "is up")),
         _ => {
             work.push(Finding::fail(subject, Problem::LoopbackDown));
         }
@@ -431,10 +430,10 @@ fn interface(facts: &Facts, work: &mut Work) {
                 hostif,
             })
         }
-        Some(link) if !facts.inside.is_up(link) => Some(Problem::InterfaceDown {
+        Some(link) if !link.up => Some(Problem::InterfaceDown {
             iface: iface.clone(),
         }),
-        Some(_) if view.peer.is_some_and(|p| !facts.host.is_up(p)) => Some(Problem::NoCarrier {
+        Some(_) if view.peer.is_some_and(|p| !p.up) => Some(Problem::NoCarrier {
             iface: iface.clone(),
             peer: view.peer.map(|p| p.name.clone()).unwrap_or_default(),
         }),
@@ -545,10 +544,7 @@ fn gateway(facts: &Facts, heard: &Heard, work: &mut Work, family: Family) {
         ));
         return;
     }
-    let held_and_up = facts
-        .host
-        .holder_of(gw)
-        .is_some_and(|l| facts.host.is_up(l));
+    let held_and_up = facts.host.holder_of(gw).is_some_and(|l| l.up);
     // The host has the gateway, but its answers leave by another way.
     let lost = work
         .back
@@ -561,7 +557,7 @@ fn gateway(facts: &Facts, heard: &Heard, work: &mut Work, family: Family) {
         });
     let problem = work.upstream(gw, echo.words()).or(lost).unwrap_or_else(|| {
         let host = match facts.host.holder_of(gw) {
-            Some(l) if facts.host.is_up(l) => HostEnd::Up(l.name.clone()),
+            Some(l) if l.up => HostEnd::Up(l.name.clone()),
             Some(l) => HostEnd::Down(l.name.clone()),
             None => HostEnd::NotHeld {
                 peer: work.view.peer_l3().map(|l| l.name.clone()),
@@ -1001,7 +997,7 @@ fn route_back(facts: &Facts, work: &Work, family: Family) -> Option<Finding> {
             Problem::NoRouteBack {
                 subnet,
                 peer: peer.map(|l| l.name.clone()),
-                peer_down: peer.is_some_and(|l| !facts.host.is_up(l)),
+                peer_down: peer.is_some_and(|l| !l.up),
                 gateway,
             }
         }

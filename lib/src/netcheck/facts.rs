@@ -11,19 +11,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-pub use crate::link::state::{Address, Link};
-
-/// A route, of any table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    pub destination: IpNet,
-    pub gateway: Option<IpAddr>,
-    pub oif: Option<u32>,
-    pub table: u32,
-    pub metric: Option<u32>,
-    /// A route that forwards, as opposed to local, broadcast, blackhole…
-    pub unicast: bool,
-}
+use crate::netlink::Socket;
+pub use crate::netlink::{Address, Link, Route};
 
 /// The main routing table's number.
 pub const MAIN: u32 = 254;
@@ -34,10 +23,6 @@ pub struct Net {
     pub links: Vec<Link>,
     pub addresses: Vec<Address>,
     pub routes: Vec<Route>,
-    /// Whether each link is administratively up, by index.
-    pub up: BTreeMap<u32, bool>,
-    /// Each veth's peer index, by index.
-    pub peers: BTreeMap<u32, u32>,
 }
 
 impl Net {
@@ -47,14 +32,6 @@ impl Net {
 
     pub fn by_index(&self, index: u32) -> Option<&Link> {
         self.links.iter().find(|l| l.index == index)
-    }
-
-    pub fn is_up(&self, link: &Link) -> bool {
-        self.up.get(&link.index).copied().unwrap_or(false)
-    }
-
-    pub fn peer_of(&self, link: &Link) -> Option<u32> {
-        self.peers.get(&link.index).copied()
     }
 
     /// The addresses of a link, as address/prefix.
@@ -98,110 +75,14 @@ impl Net {
         })
     }
 
-    /// Reads the links, addresses and routes of the network namespace
-    /// the calling thread is in.
-    // Until the in-process rtnetlink layer lands: `ip -j`, whose child
-    // process is in the calling thread's namespace.
-    pub fn read() -> Result<Net, Error> {
-        use serde_json::Value;
-        let ip = |args: &[&str]| -> Result<Vec<Value>, Error> {
-            let out = crate::run::Command::new(crate::run::IP, args.iter().copied()).run()?;
-            serde_json::from_str::<Vec<Value>>(&out)
-                .map_err(|e| Error::failed(format!("cannot read ip's answer: {e}")))
-        };
-        let num = |v: &Value, k: &str| {
-            v.get(k)
-                .and_then(Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok())
-        };
-        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(String::from);
-        let links_json = ip(&["-j", "-d", "link", "show"])?;
-        let mut net = Net::default();
-        for l in &links_json {
-            let (Some(index), Some(name)) = (num(l, "ifindex"), text(l, "ifname")) else {
-                continue;
-            };
-            let flags: Vec<&str> = l
-                .get("flags")
-                .and_then(Value::as_array)
-                .map(|f| f.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            net.up.insert(index, flags.contains(&"UP"));
-            if let Some(peer) = num(l, "link_index") {
-                net.peers.insert(index, peer);
-            }
-            net.links.push(Link {
-                index,
-                name,
-                kind: l
-                    .get("linkinfo")
-                    .and_then(|i| i.get("info_kind"))
-                    .and_then(Value::as_str)
-                    .map(String::from),
-                alias: text(l, "ifalias"),
-                master: None,
-                mtu: num(l, "mtu"),
-                altnames: Vec::new(),
-            });
-        }
-        for l in &links_json {
-            if let (Some(index), Some(master)) = (num(l, "ifindex"), text(l, "master")) {
-                let m = net.link(&master).map(|m| m.index);
-                if let Some(link) = net.links.iter_mut().find(|k| k.index == index) {
-                    link.master = m;
-                }
-            }
-        }
-        for l in ip(&["-j", "addr", "show"])? {
-            let Some(index) = num(&l, "ifindex") else {
-                continue;
-            };
-            for a in l
-                .get("addr_info")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let addr = text(a, "local").and_then(|s| s.parse().ok());
-                if let (Some(addr), Some(prefix)) = (addr, num(a, "prefixlen")) {
-                    net.addresses.push(Address {
-                        index,
-                        addr,
-                        prefix: prefix as u8,
-                    });
-                }
-            }
-        }
-        for family in ["-4", "-6"] {
-            for r in ip(&["-j", family, "route", "show", "table", "all"])? {
-                let v6 = family == "-6";
-                let dst = match text(&r, "dst").as_deref() {
-                    Some("default") | None => {
-                        Some(if v6 { "::/0" } else { "0.0.0.0/0" }.to_string())
-                    }
-                    Some(d) if d.contains('/') => Some(d.to_string()),
-                    Some(d) => Some(format!("{d}/{}", if v6 { 128 } else { 32 })),
-                };
-                let Some(destination) = dst.and_then(|d| d.parse().ok()) else {
-                    continue;
-                };
-                let table = match text(&r, "table").as_deref() {
-                    None | Some("main") => MAIN,
-                    Some("local") => 255,
-                    Some("default") => 253,
-                    Some(t) => t.parse().unwrap_or(0),
-                };
-                net.routes.push(Route {
-                    destination,
-                    gateway: text(&r, "gateway").and_then(|g| g.parse().ok()),
-                    oif: text(&r, "dev").and_then(|d| net.link(&d)).map(|l| l.index),
-                    table,
-                    metric: num(&r, "metric"),
-                    unicast: text(&r, "type").map_or(true, |t| t == "unicast"),
-                });
-            }
-        }
-        Ok(net)
+    /// Reads the links, addresses and routes of the namespace `socket`
+    /// belongs to.
+    pub fn read(socket: &mut Socket) -> Result<Net, Error> {
+        Ok(Net {
+            links: socket.links()?,
+            addresses: socket.addresses()?,
+            routes: socket.routes()?,
+        })
     }
 
     /// The name of the link a route leaves through.

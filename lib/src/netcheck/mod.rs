@@ -20,14 +20,15 @@ pub mod report;
 
 use crate::error::Error;
 use crate::name::IfName;
+use crate::netlink::Socket;
 use crate::netns::Target;
 use checks::{Dest, DestHeard, Facts, Heard, ServerHeard};
 use facts::{Counters, Net, Sysctls};
 use firewall::Firewall;
 use probe::PathMtu;
 use report::{Ctx, Report};
-use std::fs::File;
 use std::net::IpAddr;
+use std::os::fd::BorrowedFd;
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +68,7 @@ type Probe<'a> = Box<dyn FnOnce() -> Result<Probed, Error> + Send + 'a>;
 /// servers (echo, `. NS`, and each `--dest` name), then the path MTU
 /// toward each `--dest` address, with the host's counters around them.
 fn listen(
-    netns: &File,
+    netns: BorrowedFd<'_>,
     plan: &checks::Plan,
     dests: &[Dest],
     families: &[bool],
@@ -157,15 +158,6 @@ fn listen(
     }
     heard.after = Counters::read();
     Ok(heard)
-}
-
-/// Reads the links, addresses and routes of `netns`, from a thread that
-/// has entered it.
-fn read_inside(netns: &File) -> Result<Net, Error> {
-    let probes: Vec<Box<dyn FnOnce() -> Result<Net, Error> + Send>> = vec![Box::new(Net::read)];
-    probe::run_inside(netns, probes)?
-        .pop()
-        .ok_or_else(|| Error::failed("cannot read the namespace"))
 }
 
 /// The header lines: what was checked, for a reader of a bug report.
@@ -259,11 +251,10 @@ fn header(req: &Request, facts: &Facts, ctx: &Ctx, plan: &checks::Plan) -> Vec<S
 /// is not a namespace, no permission to enter it).
 pub fn check(req: &Request) -> Result<Report, Error> {
     let netns = req.target.open()?;
-    let file = File::open(netns.path())
-        .map_err(|e| Error::io(format!("cannot use {}", req.target), &e))?;
-    let inside =
-        read_inside(&file).map_err(|e| e.context(format!("cannot look into {}", req.target)))?;
-    let host = Net::read()?;
+    let inside = Socket::in_netns(netns.fd())
+        .and_then(|mut socket| Net::read(&mut socket))
+        .map_err(|e| e.context(format!("cannot look into {}", req.target)))?;
+    let host = Socket::here().and_then(|mut socket| Net::read(&mut socket))?;
     let iface = pick_iface(&inside, req.iface.as_ref());
     let names: Vec<String> = host.links.iter().map(|l| l.name.clone()).collect();
     let resolv = facts::resolv_for(&req.target)?;
@@ -290,7 +281,7 @@ pub fn check(req: &Request) -> Result<Report, Error> {
         .iter()
         .map(|f| *f == crate::nat::Family::V6)
         .collect();
-    let heard = listen(&file, &plan, &req.dests, &families)?;
+    let heard = listen(netns.fd(), &plan, &req.dests, &families)?;
     Ok(Report {
         header: header(req, &facts, &ctx, &plan),
         findings: checks::evaluate(&facts, &req.dests, &heard),

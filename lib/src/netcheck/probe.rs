@@ -22,9 +22,8 @@ use nix::sys::socket::{
     recvfrom, sendto, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockProtocol,
     SockType, SockaddrIn, SockaddrIn6, SockaddrStorage,
 };
-use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
@@ -51,7 +50,7 @@ const COMMON_MTUS: [u32; 19] = [
 /// Runs `probes` at once, each in a thread that has entered `netns`, and
 /// returns what each heard, in order.
 pub fn run_inside<T: Send>(
-    netns: &File,
+    netns: BorrowedFd<'_>,
     probes: Vec<Box<dyn FnOnce() -> Result<T, Error> + Send + '_>>,
 ) -> Result<Vec<T>, Error> {
     std::thread::scope(|scope| {
@@ -59,7 +58,7 @@ pub fn run_inside<T: Send>(
             .into_iter()
             .map(|probe| {
                 scope.spawn(move || {
-                    nix::sched::setns(netns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                    nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
                         .map_err(|e| Error::os("cannot enter the namespace to probe from it", e))?;
                     probe()
                 })
