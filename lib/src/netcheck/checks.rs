@@ -1173,3 +1173,431 @@ fn destinations(heard: &Heard, work: &mut Work) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::dns::{Answer, Rcode};
+    use super::super::facts::{Address, Route, MAIN};
+    use super::super::firewall::{Action, AddrElem, Chain, Cond, Hook, Origin, Rule, Ruleset};
+    use super::super::probe::IcmpError;
+    use super::*;
+
+    fn link(index: u32, name: &str, peer: Option<u32>) -> Link {
+        Link {
+            up: true,
+            peer_index: peer,
+            kind: peer.map(|_| "veth".to_string()),
+            ..Link::made(index, name, "x", None, None)
+        }
+    }
+
+    fn addr(index: u32, net: &str) -> Address {
+        let net: IpNet = net.parse().unwrap();
+        Address {
+            index,
+            addr: net.addr(),
+            prefix: net.prefix_len(),
+        }
+    }
+
+    fn route(dst: &str, gateway: Option<&str>, oif: u32) -> Route {
+        Route {
+            destination: dst.parse().unwrap(),
+            gateway: gateway.map(|g| g.parse().unwrap()),
+            oif: Some(oif),
+            table: MAIN,
+            metric: None,
+            unicast: true,
+        }
+    }
+
+    /// The lab's world: container eth0 10.0.0.2/24 paired with the host's
+    /// veth0 10.0.0.1/24, the host's uplink up0, natctl's masquerade.
+    fn facts() -> Facts {
+        let masquerade = Chain {
+            origin: Origin::Nft {
+                family: "ip".into(),
+            },
+            table: "nsnet".into(),
+            name: "postrouting".into(),
+            hook: Some(Hook::SourceNat),
+            priority: 100,
+            policy_drops: false,
+            rules: vec![Rule {
+                handle: Some(4),
+                spec: None,
+                conds: vec![Cond::Addr {
+                    side: super::super::firewall::Side::Source,
+                    negate: false,
+                    elems: vec![AddrElem::Net("10.0.0.0/24".parse().unwrap())],
+                }],
+                action: Action::Masquerade,
+            }],
+        };
+        let mut sysctls = Sysctls::default();
+        for name in ["all", "veth0", "up0"] {
+            sysctls.v4_forwarding.insert(name.into(), true);
+        }
+        Facts {
+            inside: Net {
+                links: vec![link(1, "lo", None), link(2, "eth0", Some(5))],
+                addresses: vec![addr(1, "127.0.0.1/8"), addr(2, "10.0.0.2/24")],
+                routes: vec![
+                    route("0.0.0.0/0", Some("10.0.0.1"), 2),
+                    route("10.0.0.0/24", None, 2),
+                ],
+            },
+            host: Net {
+                links: vec![
+                    link(1, "lo", None),
+                    link(2, "up0", Some(2)),
+                    link(5, "veth0", Some(2)),
+                ],
+                addresses: vec![addr(2, "198.51.100.2/24"), addr(5, "10.0.0.1/24")],
+                routes: vec![
+                    route("0.0.0.0/0", Some("198.51.100.1"), 2),
+                    route("198.51.100.0/24", None, 2),
+                    route("10.0.0.0/24", None, 5),
+                ],
+            },
+            iface: "eth0".into(),
+            sysctls,
+            firewall: Firewall {
+                rules: Ruleset {
+                    chains: vec![masquerade],
+                },
+                programs: vec!["nft 1.0.6".into()],
+                unreadable: vec![],
+            },
+            servers: vec!["203.0.113.53".parse().unwrap()],
+        }
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn answered(size: u32) -> PathMtu {
+        PathMtu {
+            first_hop: 1500,
+            answered: Some(size),
+            told: None,
+            heard: Echo::Reply,
+        }
+    }
+
+    fn silent() -> PathMtu {
+        PathMtu {
+            answered: None,
+            heard: Echo::Silence,
+            ..answered(0)
+        }
+    }
+
+    /// Everything answered.
+    fn heard() -> Heard {
+        Heard {
+            gateways: vec![(ip("10.0.0.1"), Echo::Reply)],
+            servers: vec![ServerHeard {
+                server: ip("203.0.113.53"),
+                ping: Echo::Reply,
+                query: DnsHeard::Answer(Answer {
+                    id: 1,
+                    rcode: Rcode::NoError,
+                    addrs: vec![],
+                }),
+                names: vec![],
+            }],
+            dests: vec![DestHeard {
+                dest: Dest::Addr(ip("203.0.113.10")),
+                probes: vec![(ip("203.0.113.10"), answered(1500))],
+            }],
+            ..Heard::default()
+        }
+    }
+
+    /// Nothing beyond the host answered.
+    fn nothing_beyond(mut h: Heard) -> Heard {
+        h.servers[0].ping = Echo::Silence;
+        h.servers[0].query = DnsHeard::Silence;
+        h.dests[0].probes[0].1 = silent();
+        h
+    }
+
+    fn dests() -> Vec<Dest> {
+        vec![Dest::Addr(ip("203.0.113.10"))]
+    }
+
+    fn lines(findings: &[Finding]) -> Vec<String> {
+        let ctx = super::super::report::tests::ctx();
+        findings.iter().map(|f| f.line(&ctx)).collect()
+    }
+
+    fn fails(findings: &[Finding]) -> Vec<(&str, &Problem)> {
+        findings
+            .iter()
+            .filter_map(|f| Some((f.subject.as_str(), f.problem()?)))
+            .collect()
+    }
+
+    #[test]
+    fn a_healthy_namespace_is_ok_in_the_order_packets_travel() {
+        let findings = evaluate(&facts(), &dests(), &heard());
+        let subjects: Vec<&str> = findings.iter().map(|f| f.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            [
+                "loopback lo",
+                "interface eth0",
+                "default route (IPv4)",
+                "gateway 10.0.0.1",
+                "host forwarding (IPv4)",
+                "host route out (IPv4)",
+                "forward filter (IPv4)",
+                "masquerade of 10.0.0.2",
+                "reverse-path filter",
+                "host route back to 10.0.0.0/24",
+                "DNS server 203.0.113.53",
+                "destination 203.0.113.10",
+            ]
+        );
+        assert!(fails(&findings).is_empty(), "{:#?}", lines(&findings));
+        let l = lines(&findings);
+        assert_eq!(
+            l[1],
+            "ok   interface eth0 is up with 10.0.0.2/24 (mtu 1500, peer veth0 on the host)"
+        );
+        assert_eq!(l[7], "ok   masquerade of 10.0.0.2 by rule handle 4 of table ip nsnet chain postrouting (natctl's)");
+        assert_eq!(
+            l[11],
+            "ok   destination 203.0.113.10 answers ping; path MTU 1500 (the interface's)"
+        );
+    }
+
+    #[test]
+    fn probes_that_fail_behind_a_failed_check_are_blamed_on_it() {
+        let mut f = facts();
+        f.sysctls.v4_forwarding.insert("all".into(), false);
+        let findings = evaluate(&f, &dests(), &nothing_beyond(heard()));
+        let fails = fails(&findings);
+        assert_eq!(fails.len(), 3, "{:#?}", lines(&findings));
+        assert_eq!(
+            fails[0].1,
+            &Problem::ForwardingOff {
+                family: Family::V4,
+                sysctl: "net.ipv4.ip_forward".into()
+            }
+        );
+        for (subject, p) in &fails[1..] {
+            let Problem::Upstream { cause, fix, .. } = p else {
+                panic!("{subject}: {p:?}")
+            };
+            assert_eq!(cause, "host forwarding (IPv4)");
+            assert_eq!(**fix, *fails[0].1);
+        }
+        // The interface's own forwarding switch counts too.
+        let mut f = facts();
+        f.sysctls.v4_forwarding.insert("veth0".into(), false);
+        let findings = evaluate(&f, &dests(), &nothing_beyond(heard()));
+        assert!(lines(&findings)
+            .iter()
+            .any(|l| l.ends_with("(fix: sysctl -w net.ipv4.conf.veth0.forwarding=1)")));
+    }
+
+    #[test]
+    fn a_host_route_over_the_subnet_takes_the_gateways_answers_too() {
+        let mut f = facts();
+        f.host
+            .routes
+            .push(route("10.0.0.0/25", Some("198.51.100.1"), 2));
+        let mut h = nothing_beyond(heard());
+        h.gateways[0].1 = Echo::Silence;
+        let findings = evaluate(&f, &dests(), &h);
+        let fails = fails(&findings);
+        assert_eq!(fails[0].0, "gateway 10.0.0.1");
+        let Problem::Upstream { cause, .. } = fails[0].1 else {
+            panic!("{:?}", fails[0])
+        };
+        assert_eq!(cause, "host route back to 10.0.0.0/24");
+        assert!(lines(&findings)
+            .iter()
+            .any(|l| l
+                .ends_with("(fix: ip route del 10.0.0.0/25 via 198.51.100.1 dev up0 table main)")));
+    }
+
+    #[test]
+    fn a_gateway_that_ignores_ping_but_forwards_is_ok() {
+        let mut h = heard();
+        h.gateways[0].1 = Echo::Silence;
+        let findings = evaluate(&facts(), &dests(), &h);
+        assert!(fails(&findings).is_empty(), "{:#?}", lines(&findings));
+        // Silent, and nothing beyond answers: the host end is looked at.
+        let mut f = facts();
+        f.host.addresses.retain(|a| a.index != 5);
+        f.host.routes.retain(|r| r.oif != Some(5));
+        h = nothing_beyond(h);
+        let findings = evaluate(&f, &dests(), &h);
+        assert_eq!(
+            fails(&findings)[0].1,
+            &Problem::GatewaySilent {
+                gateway: ip("10.0.0.1"),
+                prefix: 24,
+                heard: Echo::Silence,
+                host: HostEnd::NotHeld {
+                    peer: Some("veth0".into())
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn answers_dropped_by_reverse_path_filtering_name_the_interface_they_came_by() {
+        let mut f = facts();
+        f.host.links.push(link(7, "up1", None));
+        f.sysctls.rp_filter.insert("up1".into(), 1);
+        let mut h = nothing_beyond(heard());
+        h.after.rp_dropped = 4;
+        h.after.received.insert("up1".into(), 4);
+        let findings = evaluate(&f, &dests(), &h);
+        let fails = fails(&findings);
+        assert_eq!(
+            fails[0].1,
+            &Problem::ReversePathDrops {
+                iface: "up1".into(),
+                dropped: 4,
+                loose: false
+            }
+        );
+        assert!(
+            matches!(fails[1].1, Problem::Upstream { cause, .. } if cause == "reverse-path filter")
+        );
+    }
+
+    #[test]
+    fn name_servers_that_do_not_answer_are_told_apart() {
+        let mut f = facts();
+        f.servers.insert(0, ip("203.0.113.10"));
+        let mut h = heard();
+        let good = h.servers[0].clone();
+        let refusing = ServerHeard {
+            server: ip("203.0.113.10"),
+            ping: Echo::Reply,
+            query: DnsHeard::Refused,
+            names: vec![],
+        };
+        h.servers.insert(0, refusing.clone());
+        let findings = evaluate(&f, &dests(), &h);
+        assert_eq!(
+            fails(&findings)[0].1,
+            &Problem::DnsNotAnswering {
+                server: ip("203.0.113.10"),
+                heard: DnsHeard::Refused,
+                good: vec![good.server],
+            }
+        );
+        h.servers[0] = ServerHeard {
+            ping: Echo::Icmp {
+                from: ip("198.51.100.1"),
+                error: IcmpError::NetUnreachable,
+            },
+            query: DnsHeard::Silence,
+            ..refusing
+        };
+        let findings = evaluate(&f, &dests(), &h);
+        assert!(matches!(
+            fails(&findings)[0].1,
+            Problem::DnsUnreachable { server, .. } if *server == ip("203.0.113.10")
+        ));
+        // No name server at all.
+        f.servers.clear();
+        h.servers.clear();
+        let findings = evaluate(&f, &dests(), &h);
+        assert_eq!(fails(&findings)[0].1, &Problem::NoNameServer);
+    }
+
+    #[test]
+    fn an_mtu_black_hole_and_a_path_mtu_told_by_icmp() {
+        let mut h = heard();
+        h.dests[0].probes[0].1 = answered(1400);
+        let findings = evaluate(&facts(), &dests(), &h);
+        assert_eq!(
+            fails(&findings)[0].1,
+            &Problem::MtuBlackHole {
+                dest: ip("203.0.113.10"),
+                iface: "eth0".into(),
+                first_hop: 1500,
+                mtu: 1400
+            }
+        );
+        h.dests[0].probes[0].1.told = Some((Some(ip("10.0.0.1")), 1400));
+        let findings = evaluate(&facts(), &dests(), &h);
+        assert!(fails(&findings).is_empty());
+        assert!(lines(&findings)
+            .last()
+            .unwrap()
+            .ends_with("path MTU 1400 (an ICMP 'too big' said so)"));
+    }
+
+    #[test]
+    fn no_masquerade_is_blamed_for_every_destination_it_leaves_unanswered() {
+        let mut f = facts();
+        f.firewall.rules.chains.clear();
+        let findings = evaluate(&f, &dests(), &nothing_beyond(heard()));
+        let fails = fails(&findings);
+        assert!(
+            matches!(fails[0].1, Problem::NoMasquerade { dest, .. } if *dest == ip("203.0.113.53"))
+        );
+        assert_eq!(fails.len(), 3);
+        for (_, p) in &fails[1..] {
+            assert!(
+                matches!(p, Problem::Upstream { fix, .. } if matches!(**fix, Problem::NoMasquerade { .. }))
+            );
+        }
+        // A public source needs none.
+        let mut f = facts();
+        f.firewall.rules.chains.clear();
+        f.inside.addresses[1] = addr(2, "198.18.0.2/24");
+        f.inside.routes[1] = route("198.18.0.0/24", None, 2);
+        let findings = evaluate(&f, &dests(), &heard());
+        assert!(lines(&findings)
+            .iter()
+            .any(|l| l.starts_with("ok   masquerade of 198.18.0.2 is not needed")));
+    }
+
+    #[test]
+    fn a_missing_interface_or_a_down_peer_is_the_first_fail() {
+        let mut f = facts();
+        f.iface = "eth1".into();
+        let findings = evaluate(&f, &dests(), &nothing_beyond(heard()));
+        assert!(matches!(
+            fails(&findings)[0].1,
+            Problem::NoInterface { iface, hostif } if iface == "eth1" && hostif == "veth1"
+        ));
+        let mut f = facts();
+        f.host.links[2].up = false;
+        let findings = evaluate(&f, &dests(), &nothing_beyond(heard()));
+        assert_eq!(
+            fails(&findings)[0].1,
+            &Problem::NoCarrier {
+                iface: "eth0".into(),
+                peer: "veth0".into()
+            }
+        );
+    }
+
+    #[test]
+    fn destinations_parse_as_addresses_or_names() {
+        assert_eq!(
+            "203.0.113.10".parse::<Dest>().unwrap(),
+            Dest::Addr(ip("203.0.113.10"))
+        );
+        assert_eq!(
+            "example.test".parse::<Dest>().unwrap(),
+            Dest::Name("example.test".into())
+        );
+        for bad in ["0.0.0.0", "224.0.0.1", "a b", "", ".x", "1.2.3", "x..y"] {
+            let e = bad.parse::<Dest>().unwrap_err();
+            assert_eq!(e.kind(), crate::Kind::Usage, "{bad}");
+        }
+    }
+}
