@@ -20,15 +20,15 @@ struct Container {
     pid: i32,
 }
 
-/// Starts `nsrun … -- netinit --dns 203.0.113.53 10.0.0.2/24 -- sleep`,
-/// with `hooks` before vethup's and natctl's undo on exit, and waits until
-/// the kernel has finished duplicate address detection on the new links
-/// (their link-local addresses would change under a snapshot).
-fn start_with(lab: &Lab, hooks: &str, vethup: &str) -> Container {
+/// Starts `nsrun … -- netinit NETINIT -- sleep`, with `hooks` before
+/// vethup's and natctl's undo on exit, and waits until the kernel has
+/// finished duplicate address detection on the new links (their
+/// link-local addresses would change under a snapshot).
+fn start_netinit(lab: &Lab, hooks: &str, vethup: &str, netinit: &str) -> Container {
     let script = format!(
         "exec nsrun --net --mount {hooks} --hook '{vethup}' \
-         --on-exit 'natctl del --if-exists 10.0.0.0/24' \
-         -- netinit --dns 203.0.113.53 10.0.0.2/24 -- sh -c 'echo $$; exec sleep 1000'"
+         --on-exit 'natctl del --if-exists 10.0.0.0/24 fd00:10::/64' \
+         -- netinit {netinit} -- sh -c 'echo $$; exec sleep 1000'"
     );
     let mut nsrun = lab.spawn(&script);
     let pid: i32 = nsrun.line().parse().expect("the container's PID");
@@ -41,6 +41,11 @@ fn start_with(lab: &Lab, hooks: &str, vethup: &str) -> Container {
         std::thread::sleep(Duration::from_millis(20));
     }
     Container { nsrun, pid }
+}
+
+/// The container of the core scenario: 10.0.0.2/24, the lab's DNS server.
+fn start_with(lab: &Lab, hooks: &str, vethup: &str) -> Container {
+    start_netinit(lab, hooks, vethup, "--dns 203.0.113.53 10.0.0.2/24")
 }
 
 fn start(lab: &Lab) -> Container {
@@ -96,10 +101,14 @@ fn line_diff(before: &str, after: &str) -> String {
 
 /// Runs `netcheck --dest … PID` in the lab and checks it changed nothing.
 fn netcheck(lab: &Lab, c: &Container) -> Out {
+    netcheck_toward(lab, c, &DESTS)
+}
+
+fn netcheck_toward(lab: &Lab, c: &Container, dests: &[&str]) -> Out {
     let before = lab.snapshot();
     let side = side_state(lab, c.pid);
     let mut argv: Vec<String> = vec!["netcheck".into()];
-    for d in DESTS {
+    for d in dests {
         argv.extend(["--dest".to_string(), d.to_string()]);
     }
     argv.push(c.pid.to_string());
@@ -197,6 +206,47 @@ fn a_healthy_container_on_iptables_behind_dockers_policy() {
     );
     c.stop();
     lab.sh_ok("iptables -P FORWARD ACCEPT");
+    lab.assert_settles(&before);
+}
+
+/// Both families: each gets its route, gateway, forwarding, filter,
+/// masquerade and route back, and IPv6 destinations their path MTU.
+#[test]
+fn a_dual_stack_container_is_checked_in_both_families() {
+    let lab = lab!();
+    let before = lab.snapshot();
+    let c = start_netinit(
+        &lab,
+        "--hook 'natctl add 10.0.0.0/24' --hook 'natctl add fd00:10::/64'",
+        "vethup --addr 10.0.0.1/24 --addr fd00:10::1/64 veth0 $NSRUN_PID",
+        "--dns 203.0.113.53 --dns 2001:db8:203::53 10.0.0.2/24 fd00:10::2/64",
+    );
+    let out = netcheck_toward(&lab, &c, &["2001:db8:203::10", "example.test"]);
+    assert_eq!(out.code(), 0, "{}", out.stdout);
+    for line in [
+        "ok   default route (IPv6) via fd00:10::1 dev eth0",
+        "ok   gateway fd00:10::1 answers ping",
+        "ok   host forwarding (IPv6) is on",
+        "ok   masquerade of fd00:10::2 by rule handle",
+        "ok   host route back to fd00:10::/64 leaves by veth0",
+        "ok   DNS server 2001:db8:203::53 answers",
+        "ok   destination 2001:db8:203::10 answers ping; path MTU 1500",
+        "ok   destination example.test (203.0.113.10) answers ping",
+    ] {
+        assert!(out.stdout.contains(line), "no {line:?} in:\n{}", out.stdout);
+    }
+    lab.sh_ok("echo 0 > /proc/sys/net/ipv6/conf/all/forwarding");
+    let out = netcheck_toward(&lab, &c, &["2001:db8:203::10"]);
+    assert_eq!(out.code(), 1, "{}", out.stdout);
+    assert!(out.stdout.contains(
+        "FAIL host forwarding (IPv6): the host does not forward IPv6 \
+         (net.ipv6.conf.all.forwarding is 0) (fix: sysctl -w net.ipv6.conf.all.forwarding=1)\n"
+    ));
+    assert!(out.stdout.contains(
+        "FAIL destination 2001:db8:203::10: no answer within 1s, because of 'host forwarding (IPv6)'"
+    ));
+    c.stop();
+    lab.sh_ok("echo 0 > /proc/sys/net/ipv4/ip_forward");
     lab.assert_settles(&before);
 }
 

@@ -328,7 +328,7 @@ impl Problem {
                  ICMP 'fragmentation needed' comes back: a path MTU black hole"
             ),
             Problem::Upstream { heard, cause, .. } => {
-                format!("{heard}, because of '{cause}' above")
+                format!("{heard}, because of '{cause}'")
             }
             Problem::FirewallUnreadable { why } => why.clone(),
         }
