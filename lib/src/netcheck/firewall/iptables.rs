@@ -9,6 +9,7 @@
 
 use super::{Action, AddrElem, Chain, Cond, CtState, Family, Hook, Origin, Rule, Side};
 use crate::error::Error;
+use crate::nat::iptables::words;
 use crate::run::{self, Command, Program};
 
 /// What one `iptables-save` run showed.
@@ -53,43 +54,6 @@ pub fn read(family: Family) -> Result<Option<Read>, Error> {
         )));
     }
     Ok(Some(parse(family, &out.stdout)))
-}
-
-/// Splits a rule line into words the way iptables-save quotes them:
-/// double quotes around words with spaces, backslash escapes inside.
-fn words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quoted = false;
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                in_word = true;
-            }
-            '\\' if quoted => {
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                }
-            }
-            c if c.is_whitespace() && !quoted => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            c => {
-                word.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    words
 }
 
 /// Parses `iptables-save` output.

@@ -708,6 +708,13 @@ mod tests {
         }
     }
 
+    /// A ruleset of one forward base chain.
+    fn forward(drops: bool, rules: Vec<Rule>) -> Ruleset {
+        Ruleset {
+            chains: vec![chain("fw", Some(Hook::Forward), drops, rules)],
+        }
+    }
+
     fn rule(conds: Vec<Cond>, action: Action) -> Rule {
         Rule {
             handle: Some(7),
@@ -734,9 +741,7 @@ mod tests {
     #[test]
     fn a_policy_drop_is_found_and_an_accept_before_it_saves_the_flow() {
         let out = flow("10.0.0.2", "203.0.113.10", ICMP, None);
-        let mut rules = Ruleset {
-            chains: vec![chain("fw", Some(Hook::Forward), true, vec![])],
-        };
+        let mut rules = forward(true, vec![]);
         let d = rules.forward_drop(&out).unwrap();
         assert_eq!(d.rule, None);
         assert_eq!(d.words(), "the drop policy of table inet t chain fw");
@@ -817,44 +822,18 @@ mod tests {
         let out = flow("10.0.0.2", "203.0.113.10", ICMP, None);
         let unknown = || Cond::Unknown("meta mark 0x1".into());
         // A drop that may not apply is not blamed.
-        let rules = Ruleset {
-            chains: vec![chain(
-                "fw",
-                Some(Hook::Forward),
-                false,
-                vec![rule(vec![unknown()], Action::Drop)],
-            )],
-        };
+        let rules = forward(false, vec![rule(vec![unknown()], Action::Drop)]);
         assert_eq!(rules.forward_drop(&out), None);
         // An accept that may apply is given the benefit of the doubt.
-        let rules = Ruleset {
-            chains: vec![chain(
-                "fw",
-                Some(Hook::Forward),
-                true,
-                vec![rule(vec![unknown()], Action::Accept)],
-            )],
-        };
+        let rules = forward(true, vec![rule(vec![unknown()], Action::Accept)]);
         assert_eq!(rules.forward_drop(&out), None);
         // A sure mismatch beats an unknown condition.
-        let rules = Ruleset {
-            chains: vec![chain(
-                "fw",
-                Some(Hook::Forward),
-                true,
-                vec![rule(
-                    vec![
-                        unknown(),
-                        Cond::Iface {
-                            side: Side::Source,
-                            negate: false,
-                            names: vec!["docker0".into()],
-                        },
-                    ],
-                    Action::Accept,
-                )],
-            )],
+        let docker0 = Cond::Iface {
+            side: Side::Source,
+            negate: false,
+            names: vec!["docker0".into()],
         };
+        let rules = forward(true, vec![rule(vec![unknown(), docker0], Action::Accept)]);
         assert!(rules.forward_drop(&out).is_some());
     }
 
