@@ -11,9 +11,16 @@
 //!   client's source address) and 203.0.113.53 (dnsmasq:
 //!   `example.test → 203.0.113.10`). It has no route back to any container
 //!   subnet, so only masqueraded traffic gets answers.
+//! - **processes**: everything in the lab (its own services, what tests
+//!   start) runs in a PID namespace of the lab's own, whose init
+//!   (catatonit) reaps orphans. PIDs a test sees or hands to a lab command
+//!   are the lab's ([`Bg::pid`], [`Lab::proc`]); the residue check lists
+//!   every process left, in any PID namespace inside; dropping the lab
+//!   kills its init, and the kernel every process with it.
 //!
 //! Nothing here sends a packet outside these namespaces.
 
+mod door;
 mod lab;
 mod snapshot;
 
@@ -72,7 +79,7 @@ pub fn tools() -> Vec<String> {
     tools
 }
 
-/// The lab's own scripts (`labsvc`), on the lab's PATH after the tools.
+/// The lab's own scripts (`labsvc`), first on the lab's PATH.
 pub fn script_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bin"))
 }

@@ -10,10 +10,12 @@
 //! 5. [`link`], [`nat`]: plans for links and for the firewall.
 //! 6. [`process`]: namespaces, hand-off, signals, waiting.
 //!
-//! Also at layer 4: [`ifwait`] (an interface's arrival) and [`resolv`] (a
-//! container's own resolv.conf). Above all layers: [`netinit`], that tool's
-//! job from command line to exec, and [`netcheck`], the read-only
-//! diagnosis of a namespace's way out (its reads, probes and checks).
+//! Also at layer 4: [`ifwait`] (an interface's arrival), [`resolv`] (a
+//! container's own resolv.conf) and [`pidfile`] (a pid file written safely
+//! in a directory others may write to). Above all layers: [`netinit`],
+//! that tool's job from command line to exec, and [`netcheck`], the
+//! read-only diagnosis of a namespace's way out (its reads, probes and
+//! checks).
 
 pub mod cidr;
 pub mod error;
@@ -27,6 +29,7 @@ pub mod netinit;
 pub mod netlink;
 pub mod netns;
 pub mod operand;
+pub mod pidfile;
 pub mod process;
 pub mod resolv;
 pub mod run;

@@ -91,11 +91,14 @@ fn run() -> Result<u8, Error> {
             out,
             backend,
             dry_run,
-        } => nat::add(
-            &Masquerade { subnet, out },
-            Choice::resolve(backend)?,
-            Mode::from_dry_run(dry_run),
-        )?,
+        } => {
+            subnet.check_masquerade()?;
+            nat::add(
+                &Masquerade { subnet, out },
+                Choice::resolve(backend)?,
+                Mode::from_dry_run(dry_run),
+            )?
+        }
         Cmd::Del {
             subnets,
             if_exists,

@@ -92,7 +92,7 @@ struct Args {
     )]
     wait: Seconds,
 
-    /// Stay PID 1: run COMMAND as a child, forward signals, reap every zombie
+    /// Stay PID 1: run COMMAND as a child that dies with netinit, forward signals, reap every zombie
     #[arg(long)]
     init: bool,
 

@@ -232,6 +232,37 @@ const ROWS: &[Row] = &[
         "--", "touch", "{ran}"], WRAPPER, "203.0.113.7 is given twice"),
     row(Cidr, "netinit", &["--iface", "up0", "--no-gateway", "198.51.100.2/24",
         "--", "touch", "{ran}"], WRAPPER, "cannot add 198.51.100.2/24 to up0"),
+    // ---- addresses that make no sense (cidr::Purpose) ----
+    row(Cidr, "vethup", &["--addr", "127.0.0.1/8", "v0", "{holder}"], USAGE,
+        "invalid address '127.0.0.1/8': 127.0.0.1 is a loopback address"),
+    row(Cidr, "vethup", &["--addr", "224.0.0.1/24", "v0", "{holder}"], USAGE,
+        "224.0.0.1 is a multicast address"),
+    row(Cidr, "vethup", &["--addr", "::1/128", "v0", "{holder}"], USAGE,
+        "::1 is a loopback address"),
+    row(Cidr, "vethup", &["--addr", "10.0.0.1/0", "v0", "{holder}"], USAGE,
+        "a prefix length of 0 takes in every address"),
+    row(Cidr, "vethup", &["--bridge", "nsbr0", "--addr", "0.0.0.0/24", "v0", "{holder}"], USAGE,
+        "0.0.0.0 is the unspecified address"),
+    row(Cidr, "netinit", &["127.0.0.2/8", "--", "touch", "{ran}"], WRAPPER,
+        "127.0.0.2 is a loopback address"),
+    row(Cidr, "netinit", &["ff02::2/64", "--", "touch", "{ran}"], WRAPPER,
+        "ff02::2 is a multicast address"),
+    row(Cidr, "netinit", &["10.0.0.2/1", "--", "touch", "{ran}"], WRAPPER,
+        "its subnet 0.0.0.0/1 takes in 127.0.0.0/8, which is loopback"),
+    row(Cidr, "netinit", &["0.0.0.0/0", "--", "touch", "{ran}"], WRAPPER,
+        "0.0.0.0 is the unspecified address"),
+    row(Cidr, "natctl", &["add", "0.0.0.0/0"], USAGE,
+        "invalid subnet '0.0.0.0/0': a prefix length of 0 takes in every address"),
+    row(Cidr, "natctl", &["add", "::/0"], USAGE, "a prefix length of 0 takes in every address"),
+    row(Cidr, "natctl", &["add", "127.0.0.0/8"], USAGE, "127.0.0.0/8 is loopback"),
+    row(Cidr, "natctl", &["add", "224.0.0.0/4"], USAGE, "224.0.0.0/4 is multicast"),
+    row(Cidr, "natctl", &["add", "--dry-run", "169.254.0.0/16"], USAGE,
+        "169.254.0.0/16 is link-local: link-local traffic is never forwarded"),
+    row(Cidr, "natctl", &["add", "128.0.0.0/1"], USAGE,
+        "it takes in 224.0.0.0/4, which is multicast"),
+    // Removing still names any subnet: rules made before the check stay removable.
+    row(Cidr, "natctl", &["del", "0.0.0.0/0"], FAILED,
+        "cannot delete 0.0.0.0/0: natctl has no rules for it"),
     // ---- TARGETs ----
     row(Target, "vethup", &["v0", "{dead}"], FAILED,
         "cannot use the network namespace of PID {dead}: no such process"),
@@ -327,7 +358,15 @@ const ROWS: &[Row] = &[
     row(Options, "nsrun", &["--net", "--pid-file", "/nonexistent/dir/pid", "--", "touch", "{ran}"],
         WRAPPER, "cannot write the pid file /nonexistent/dir/pid: no such file or directory"),
     row(Options, "nsrun", &["--net", "--pid-file", "{dir}", "--", "touch", "{ran}"], WRAPPER,
-        "cannot write the pid file {dir}: is a directory"),
+        "cannot write the pid file {dir}: it is a directory, not a pid file"),
+    row(Options, "nsrun", &["--net", "--pid-file", "{dir}/link", "--hook", "touch {ran}", "--",
+        "touch", "{ran}"], WRAPPER,
+        "cannot write the pid file {dir}/link: a symbolic link is there, which nsrun never \
+         writes through")
+        .after(Setup { make: "ln -s /dev/null {dir}/link", undo: "rm {dir}/link" }),
+    row(Options, "nsrun", &["--net", "--pid-file", "{dir}/fifo", "--hook", "touch {ran}", "--",
+        "touch", "{ran}"], WRAPPER, "cannot write the pid file {dir}/fifo: it is a FIFO")
+        .after(Setup { make: "mkfifo {dir}/fifo", undo: "rm {dir}/fifo" }),
     row(Options, "nsrun", &["--user", "--map-root", "--mount-proc", "--", "touch", "{ran}"],
         WRAPPER, "cannot mount a fresh /proc: operation not permitted (in a user namespace, \
                   /proc can only be mounted for a new PID namespace: add --pid)"),
@@ -537,13 +576,10 @@ impl Drop for Scratch {
     }
 }
 
-/// The PID of a process that has exited (and been reaped).
-fn dead_pid() -> String {
-    let mut child = std::process::Command::new("true")
-        .spawn()
-        .expect("starting true");
-    child.wait().expect("waiting for true");
-    child.id().to_string()
+/// The PID (as the lab sees it) of a process that has exited and been
+/// reaped.
+fn dead_pid(lab: &Lab) -> String {
+    lab.sh_ok("sh -c 'echo $$'").trim().to_string()
 }
 
 /// What the rows may not change beyond the lab's snapshot: the forwarding
@@ -660,7 +696,7 @@ fn bad_input_is_refused_in_one_line_with_the_right_status_and_no_change() {
         nsnet_lab::bin_dir().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let dead = dead_pid();
+    let dead = dead_pid(&lab);
     let fill = |text: &str| {
         text.replace("{holder}", &holder.pid().to_string())
             .replace("{host}", &lab.host_pid().to_string())

@@ -88,7 +88,8 @@ fn dry_runs_and_lists_into_a_closed_pipe_end_quietly() {
         .expect_ok("natctl flush --dry-run | head -1");
     assert!(out.stderr.is_empty(), "{out:?}");
     assert_eq!(out.stdout.lines().count(), 2, "{out:?}");
-    lab.sh_ok("natctl del 10.0.0.0/24");
+    // natctl leaves forwarding on (others may need it): off again here.
+    lab.sh_ok("natctl del 10.0.0.0/24 && echo 0 > /proc/sys/net/ipv4/ip_forward");
     drop(container);
     lab.assert_settles(&before);
 }

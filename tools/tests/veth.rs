@@ -92,11 +92,7 @@ fn link_events_during(lab: &Lab, act: impl FnOnce()) -> Vec<String> {
         }
         events.push(line);
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor_pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("stopping the monitor");
+    lab.kill(monitor_pid, nix::sys::signal::Signal::SIGKILL);
     drop(rx);
     reader.join().expect("the monitor's reader");
     events

@@ -9,9 +9,9 @@ use super::hooks::{self, HookEnv, When};
 use super::namespaces::Namespaces;
 use super::{block_supervised_signals, ignore_sigpipe, supervise_with, Reap, Signals};
 use crate::error::Error;
+use crate::pidfile::PidFile;
 use nix::sys::signal::SigSet;
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// What nsrun was asked to do.
@@ -33,9 +33,9 @@ pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
     let argv = Argv::new(&spec.command)?;
     // A child that dies before the hand-off shows as EPIPE on its gate.
     ignore_sigpipe()?;
-    // The pid file is opened before anything exists, so a path that cannot
-    // be written fails with nothing to undo.
-    let mut pid_file = spec.pid_file.map(PidFile::create).transpose()?;
+    // The pid file is checked before anything exists, so a path that
+    // cannot be written, or not safely, fails with nothing to undo.
+    let mut pid_file = spec.pid_file.map(PidFile::prepare).transpose()?;
     let mask = block_supervised_signals()?;
     let signals = Signals::new()?;
     // Held at the hand-off only when something must happen first.
@@ -127,58 +127,4 @@ fn start(
     }
     held.release()?;
     Ok(())
-}
-
-/// `--pid-file`: holds the child's PID from the moment the namespaces exist
-/// until nsrun exits; removed at the end of the run, or on drop when the
-/// run stops early.
-#[derive(Debug)]
-struct PidFile {
-    path: PathBuf,
-    file: Option<std::fs::File>,
-    removed: bool,
-}
-
-impl PidFile {
-    fn create(path: PathBuf) -> Result<PidFile, Error> {
-        let file = std::fs::File::create(&path)
-            .map_err(|e| Error::io(format!("cannot write the pid file {}", path.display()), &e))?;
-        Ok(PidFile {
-            path,
-            file: Some(file),
-            removed: false,
-        })
-    }
-
-    fn write(&mut self, pid: nix::unistd::Pid) -> Result<(), Error> {
-        if let Some(mut file) = self.file.take() {
-            writeln!(file, "{pid}").map_err(|e| {
-                Error::io(
-                    format!("cannot write the pid file {}", self.path.display()),
-                    &e,
-                )
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Removes the file; one already gone is no failure.
-    fn remove(mut self) -> Result<(), Error> {
-        self.removed = true;
-        match std::fs::remove_file(&self.path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(
-                format!("cannot remove the pid file {}", self.path.display()),
-                &e,
-            )),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        if !self.removed {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
 }
