@@ -94,9 +94,9 @@ fn names() -> Vec<String> {
     names
 }
 
-/// Links and addresses of the network namespace of `pid`.
-fn look(pid: i32) -> (Vec<Link>, Vec<Address>) {
-    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).expect("a namespace");
+/// Links and addresses of the network namespace of the lab's process `pid`.
+fn look(lab: &Lab, pid: i32) -> (Vec<Link>, Vec<Address>) {
+    let ns = std::fs::File::open(lab.proc(pid).join("ns/net")).expect("a namespace");
     let mut socket = Socket::in_netns(ns.as_fd()).expect("a socket there");
     let mut links = socket.links().expect("links");
     links.sort_by_key(|l| l.index);
@@ -157,11 +157,11 @@ struct World<'a> {
 
 impl World<'_> {
     fn host_now(&self) -> (Vec<Link>, Vec<Address>) {
-        look(self.lab.host_pid())
+        look(self.lab, self.lab.host_pid())
     }
 
     fn inside_now(&self) -> (Vec<Link>, Vec<Address>) {
-        look(self.c.pid())
+        look(self.lab, self.c.pid())
     }
 
     /// Host and container are as they were.
@@ -360,8 +360,8 @@ fn every_name_names_exactly_its_object() {
     let world = World {
         lab: &lab,
         c: &c,
-        host: look(lab.host_pid()),
-        inside: look(c.pid()),
+        host: look(&lab, lab.host_pid()),
+        inside: look(&lab, c.pid()),
     };
     for (i, name) in names().iter().enumerate() {
         // Each way on every name would take long; the dry run takes turns.
@@ -389,13 +389,13 @@ fn vethdown_all_removes_exactly_the_marked_names() {
     lab.run(&["ip", "link", "add", "name", &foreign, "type", "veth"])
         .expect_ok("a foreign veth");
     let before = lab.snapshot();
-    let host_before = look(lab.host_pid()).0;
+    let host_before = look(&lab, lab.host_pid()).0;
     for (i, (name, c)) in picked.iter().zip(&holders).enumerate() {
         let addr = format!("10.8.{i}.1/24");
         lab.run(&["vethup", "--addr", &addr, "--", name, &c.pid().to_string()])
             .expect_ok(name);
     }
-    let made: Vec<String> = new_links(&host_before, &look(lab.host_pid()).0)
+    let made: Vec<String> = new_links(&host_before, &look(&lab, lab.host_pid()).0)
         .iter()
         .map(|l| l.name.clone())
         .collect();
@@ -406,7 +406,7 @@ fn vethdown_all_removes_exactly_the_marked_names() {
     assert_eq!(got, want);
     lab.run(&["vethdown", "--all"]).expect_ok("vethdown --all");
     assert_eq!(
-        names_of(&look(lab.host_pid()).0),
+        names_of(&look(&lab, lab.host_pid()).0),
         names_of(&host_before),
         "--all took more or less than the marked pairs"
     );
