@@ -2,9 +2,9 @@
 //! vethup, netinit --dns) gets only `ok` lines and exit 0; then each fault
 //! netcheck knows is planted alone, and the first FAIL line must name it,
 //! and running the fixes netcheck printed, as printed, must make it pass
-//! again. Around every netcheck run the lab's snapshot, the host's and the
-//! container's sysctls, links, routes and resolv.conf are compared: a run
-//! changes nothing. Probes go only to lab addresses (the gateway, the
+//! again. Around every netcheck run the lab's snapshot (the host's links,
+//! routes, firewall, sysctls…) and the container's sysctls, links, routes
+//! and resolv.conf are compared: a run changes nothing. Probes go only to lab addresses (the gateway, the
 //! lab's DNS server, the lab's internet).
 
 use nsnet_lab::{lab, Bg, Lab, Out};
@@ -64,31 +64,35 @@ impl Container {
     }
 }
 
-/// What a run may not change beyond the lab's snapshot: the host's
-/// forwarding and rp_filter switches, and the container's links,
-/// addresses, routes, switches, firewall, resolv.conf and mounts. The
-/// container's link-local IPv6 address is left out (its DAD state is the
-/// kernel's, not netcheck's).
-fn side_state(lab: &Lab, pid: i32) -> String {
-    const SWITCHES: &str = "for f in /proc/sys/net/ipv4/ip_forward \
-        /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv4/conf/*/rp_filter \
-        /proc/sys/net/ipv6/conf/*/forwarding; do echo \"$f=$(cat $f)\"; done";
-    let host = lab.sh_ok(SWITCHES);
-    let inside = lab.sh_in(
+/// What a run may not change inside the container (the lab's snapshot
+/// covers the host, its sysctls included): its links, addresses, routes,
+/// switches, firewall, resolv.conf and mounts. Its link-local IPv6
+/// address is left out (its DAD state is the kernel's, not netcheck's).
+fn container_state(lab: &Lab, pid: i32) -> String {
+    let state = lab.sh_in(
         pid,
         &format!(
-            "{SWITCHES}; ip -d link show; ip addr show; ip route show table all; \
+            "grep -Hs . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/forwarding \
+                 /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv6/conf/*/forwarding; \
+             ip -d link show; ip addr show; ip route show table all; \
              ip -6 route show table all; ip rule show; nft list ruleset; \
              cat /proc/{pid}/root/etc/resolv.conf /proc/{pid}/mountinfo"
         ),
     );
-    let inside = inside.expect_ok("reading the container's state").stdout;
-    let inside: String = inside
+    state
+        .expect_ok("reading the container's state")
+        .stdout
         .lines()
         .filter(|l| !l.contains("fe80"))
-        .map(|l| format!("container: {l}\n"))
-        .collect();
-    host + &inside
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Makes the lab's host forward IPv4, as a host running containers behind
+/// NAT does: natctl add turns it on and rightly leaves it on, so each
+/// test's residue check starts from a host where it is on already.
+fn forwarding_host(lab: &Lab) {
+    lab.sh_ok("echo 1 > /proc/sys/net/ipv4/ip_forward");
 }
 
 fn line_diff(before: &str, after: &str) -> String {
@@ -106,7 +110,7 @@ fn netcheck(lab: &Lab, c: &Container) -> Out {
 
 fn netcheck_toward(lab: &Lab, c: &Container, dests: &[&str]) -> Out {
     let before = lab.snapshot();
-    let side = side_state(lab, c.pid);
+    let inside = container_state(lab, c.pid);
     let mut argv: Vec<String> = vec!["netcheck".into()];
     for d in dests {
         argv.extend(["--dest".to_string(), d.to_string()]);
@@ -114,8 +118,8 @@ fn netcheck_toward(lab: &Lab, c: &Container, dests: &[&str]) -> Out {
     argv.push(c.pid.to_string());
     let out = lab.run(&argv);
     lab.assert_unchanged(&before);
-    let diff = line_diff(&side, &side_state(lab, c.pid));
-    assert!(diff.is_empty(), "netcheck changed something:\n{diff}");
+    let diff = line_diff(&inside, &container_state(lab, c.pid));
+    assert!(diff.is_empty(), "netcheck changed the container:\n{diff}");
     out
 }
 
@@ -175,6 +179,7 @@ fn assert_healthy(out: &Out, pid: i32) -> Vec<String> {
 #[test]
 fn a_healthy_container_gets_only_ok_lines() {
     let lab = lab!();
+    forwarding_host(&lab);
     let before = lab.snapshot();
     let c = start(&lab);
     let lines = assert_healthy(&netcheck(&lab, &c), c.pid);
@@ -190,6 +195,7 @@ fn a_healthy_container_gets_only_ok_lines() {
 #[test]
 fn a_healthy_container_on_iptables_behind_dockers_policy() {
     let lab = lab!();
+    forwarding_host(&lab);
     let before = lab.snapshot();
     lab.sh_ok("iptables -P FORWARD DROP");
     let c = start_with(
@@ -214,6 +220,7 @@ fn a_healthy_container_on_iptables_behind_dockers_policy() {
 #[test]
 fn a_dual_stack_container_is_checked_in_both_families() {
     let lab = lab!();
+    forwarding_host(&lab);
     let before = lab.snapshot();
     let c = start_netinit(
         &lab,
@@ -246,7 +253,6 @@ fn a_dual_stack_container_is_checked_in_both_families() {
         "FAIL destination 2001:db8:203::10: no answer within 1s, because of 'host forwarding (IPv6)'"
     ));
     c.stop();
-    lab.sh_ok("echo 0 > /proc/sys/net/ipv4/ip_forward");
     lab.assert_settles(&before);
 }
 
@@ -255,11 +261,9 @@ fn a_dual_stack_container_is_checked_in_both_families() {
 #[test]
 fn another_programs_masquerade_and_a_bridge() {
     let lab = lab!();
+    forwarding_host(&lab);
     let before = lab.snapshot();
-    lab.sh_ok(
-        "iptables -t nat -A POSTROUTING -s 10.0.0.0/24 -o up0 -j MASQUERADE && \
-         echo 1 > /proc/sys/net/ipv4/ip_forward",
-    );
+    lab.sh_ok("iptables -t nat -A POSTROUTING -s 10.0.0.0/24 -o up0 -j MASQUERADE");
     let c = start_with(&lab, "", "vethup --bridge nsbr0 c1 $NSRUN_PID");
     let out = netcheck(&lab, &c);
     assert_eq!(out.code(), 0, "{}", out.stdout);
@@ -275,8 +279,7 @@ fn another_programs_masquerade_and_a_bridge() {
         .contains("ok   host route back to 10.0.0.0/24 leaves by nsbr0\n"));
     c.stop();
     lab.sh_ok(
-        "iptables -t nat -D POSTROUTING -s 10.0.0.0/24 -o up0 -j MASQUERADE && \
-         echo 0 > /proc/sys/net/ipv4/ip_forward && vethdown --all",
+        "iptables -t nat -D POSTROUTING -s 10.0.0.0/24 -o up0 -j MASQUERADE && vethdown --all",
     );
     lab.assert_settles(&before);
 }
@@ -337,6 +340,7 @@ fn only_lab_addresses(fix: &str) {
 /// the first FAIL's fix is its fix (the first line is the fault, or is
 /// blamed on it), runs every fix printed, and checks netcheck passes again.
 fn named_and_fixed(lab: &Lab, fault: Fault) {
+    forwarding_host(lab);
     let before = lab.snapshot();
     let c = start(lab);
     assert_healthy(&netcheck(lab, &c), c.pid);
