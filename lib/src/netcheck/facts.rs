@@ -231,47 +231,112 @@ pub fn parse_resolv(text: &str) -> (Vec<String>, Vec<IpAddr>) {
     (lines, servers)
 }
 
-const HOST_RESOLV: &str = "/etc/resolv.conf";
+/// The most of a resolv.conf that is read (the resolver reads far less).
+const RESOLV_MAX: u64 = 64 * 1024;
+
+/// What was found at a resolv.conf path.
+#[derive(Debug)]
+struct Found {
+    text: String,
+    /// Reached without a symbolic link: a fix may rewrite it in place.
+    direct: bool,
+    /// Its identity, to tell the host's own file.
+    id: (u64, u64),
+}
+
+/// Reads `path` as a process whose root is `root` would: symbolic links
+/// are resolved inside `root` (an absolute one cannot lead to the host's
+/// files, as it would through /proc/PID/root), and what is not a regular
+/// file (a FIFO, a device) is refused without blocking. `None` when there
+/// is no such file.
+fn read_in_root(root: &Path, path: &str) -> Result<Option<Found>, Error> {
+    use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+    use nix::sys::stat::{fstat, Mode, SFlag};
+    use std::io::Read;
+    let shown = root.join(path);
+    let cannot = |e: nix::errno::Errno| Error::os(format!("cannot read {}", shown.display()), e);
+    let dir = nix::fcntl::open(
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(cannot)?;
+    let open = |resolve: ResolveFlag| {
+        let how = OpenHow::new()
+            .flags(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS | resolve);
+        openat2(&dir, path, how)
+    };
+    let (fd, direct) = match open(ResolveFlag::RESOLVE_NO_SYMLINKS) {
+        Ok(fd) => (fd, true),
+        Err(nix::errno::Errno::ELOOP) => match open(ResolveFlag::empty()) {
+            Ok(fd) => (fd, false),
+            Err(nix::errno::Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(cannot(e)),
+        },
+        Err(nix::errno::Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(cannot(e)),
+    };
+    let stat = fstat(&fd).map_err(cannot)?;
+    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+        return Err(Error::failed(format!(
+            "cannot read {}: not a regular file",
+            shown.display()
+        )));
+    }
+    let mut text = String::new();
+    std::fs::File::from(fd)
+        .take(RESOLV_MAX)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io(format!("cannot read {}", shown.display()), &e))?;
+    Ok(Some(Found {
+        text,
+        direct,
+        id: (stat.st_dev, stat.st_ino),
+    }))
+}
 
 /// The resolv.conf the target's processes read: the process's own view
 /// through /proc/PID/root for a PID (netinit gives a container a private
 /// one in its mount namespace), `ip netns exec`'s /etc/netns/NAME for a
-/// named namespace that has one, else the host's.
-pub fn resolv_for(target: &Target) -> Result<ResolvFile, Error> {
-    let path = if let Some(pid) = target_pid(target) {
-        PathBuf::from(format!("/proc/{pid}/root{HOST_RESOLV}"))
-    } else {
-        target_name(target)
-            .map(|n| PathBuf::from(format!("/etc/netns/{n}/resolv.conf")))
-            .filter(|p| p.exists())
-            .unwrap_or_else(|| PathBuf::from(HOST_RESOLV))
+/// named namespace that has one, else the host's. One that cannot be read
+/// (not a regular file…) is read as naming no server, and says why.
+pub fn resolv_for(target: &Target) -> ResolvFile {
+    let host = read_in_root(Path::new("/"), "etc/resolv.conf")
+        .ok()
+        .flatten();
+    let (root, path) = match (target_pid(target), target_name(target)) {
+        (Some(pid), _) => (
+            PathBuf::from(format!("/proc/{pid}/root")),
+            "etc/resolv.conf".to_string(),
+        ),
+        (None, Some(name)) if Path::new(&format!("/etc/netns/{name}/resolv.conf")).exists() => {
+            (PathBuf::from("/"), format!("etc/netns/{name}/resolv.conf"))
+        }
+        _ => (PathBuf::from("/"), "etc/resolv.conf".to_string()),
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), &e)),
+    let (found, unreadable) = match read_in_root(&root, &path) {
+        Ok(found) => (found, None),
+        Err(e) => (None, Some(e.to_string())),
     };
-    let (lines, servers) = parse_resolv(&text);
-    let host_servers = std::fs::read_to_string(HOST_RESOLV)
-        .map(|t| parse_resolv(&t).1)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|a| !a.is_loopback())
-        .collect();
-    Ok(ResolvFile {
-        hosts_own: same_file(&path, Path::new(HOST_RESOLV)),
-        path,
+    let (lines, servers) = parse_resolv(found.as_ref().map_or("", |f| f.text.as_str()));
+    let hosts_own = match (&found, &host) {
+        (Some(f), Some(h)) => f.id == h.id,
+        _ => false,
+    };
+    ResolvFile {
+        path: root.join(&path),
         lines,
         servers,
-        host_servers,
-    })
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
+        in_place: found.is_some_and(|f| f.direct) && !hosts_own,
+        hosts_own,
+        unreadable,
+        host_servers: host
+            .map(|h| parse_resolv(&h.text).1)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| !a.is_loopback())
+            .collect(),
     }
 }
 
@@ -354,6 +419,35 @@ mod tests {
                 "fe80::1".parse().unwrap()
             ]
         );
+    }
+
+    #[test]
+    fn resolv_conf_is_read_inside_its_root_and_only_as_a_regular_file() {
+        let dir = std::env::temp_dir().join(format!("nsnet-resolv-{}", std::process::id()));
+        let etc = dir.join("etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(etc.join("real"), "nameserver 203.0.113.53\n").unwrap();
+        std::fs::write(etc.join("resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
+        let found = read_in_root(&dir, "etc/resolv.conf").unwrap().unwrap();
+        assert!(found.direct);
+        assert_eq!(found.text, "nameserver 192.0.2.53\n");
+        // An absolute link leads inside the root, not to the host's file,
+        // and a file reached by a link is not rewritten in place.
+        std::fs::remove_file(etc.join("resolv.conf")).unwrap();
+        std::os::unix::fs::symlink("/etc/real", etc.join("resolv.conf")).unwrap();
+        let found = read_in_root(&dir, "etc/resolv.conf").unwrap().unwrap();
+        assert!(!found.direct);
+        assert_eq!(found.text, "nameserver 203.0.113.53\n");
+        // A FIFO is refused, never waited on.
+        std::fs::remove_file(etc.join("resolv.conf")).unwrap();
+        nix::unistd::mkfifo(&etc.join("resolv.conf"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let e = read_in_root(&dir, "etc/resolv.conf")
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("etc/resolv.conf: not a regular file"), "{e}");
+        std::fs::remove_file(etc.join("resolv.conf")).unwrap();
+        assert!(read_in_root(&dir, "etc/resolv.conf").unwrap().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -202,10 +202,10 @@ fn header(req: &Request, facts: &Facts, ctx: &Ctx, plan: &checks::Plan) -> Vec<S
             servers.join(" ")
         },
         ctx.resolv.path.display(),
-        if ctx.resolv.hosts_own {
-            ", the host's own"
-        } else {
-            ""
+        match (&ctx.resolv.unreadable, ctx.resolv.hosts_own) {
+            (Some(why), _) => format!("; {why}"),
+            (None, true) => ", the host's own".to_string(),
+            (None, false) => String::new(),
         }
     ));
     let mut host = String::from("host:");
@@ -257,7 +257,7 @@ pub fn check(req: &Request) -> Result<Report, Error> {
     let host = Socket::here().and_then(|mut socket| Net::read(&mut socket))?;
     let iface = pick_iface(&inside, req.iface.as_ref());
     let names: Vec<String> = host.links.iter().map(|l| l.name.clone()).collect();
-    let resolv = facts::resolv_for(&req.target)?;
+    let resolv = facts::resolv_for(&req.target);
     let facts = Facts {
         inside,
         host,

@@ -46,6 +46,12 @@ pub struct ResolvFile {
     /// Whether it is the host's own file (the container has no private
     /// one), which a fix must not rewrite.
     pub hosts_own: bool,
+    /// Whether a fix may rewrite it in place: a regular file of the
+    /// namespace's own, reached without a symbolic link (one could lead a
+    /// rewrite elsewhere).
+    pub in_place: bool,
+    /// Why it could not be read, if it could not (not a regular file…).
+    pub unreadable: Option<String>,
     /// Name servers of the host's own resolv.conf that are not loopback:
     /// what a fix may suggest when the namespace has none that works.
     pub host_servers: Vec<IpAddr>,
@@ -72,14 +78,15 @@ impl ResolvFile {
             };
             lines.splice(0..0, servers.iter().map(|s| format!("nameserver {s}")));
         }
-        if self.hosts_own {
+        if !self.in_place {
             let dns: String = lines
                 .iter()
                 .filter_map(|l| l.strip_prefix("nameserver "))
                 .map(|s| format!(" --dns {s}"))
                 .collect();
-            // The host's own file is the host's business: the container
-            // gets one of its own when it starts.
+            // The host's own file is the host's business, and a file
+            // reached by a link may be anyone's: the container gets one of
+            // its own when it starts.
             return format!(
                 "start the container with its own: nsrun --net --mount … -- netinit{dns} … (target {})",
                 ctx.target
@@ -576,6 +583,8 @@ pub(super) mod tests {
                     "203.0.113.53".parse().unwrap(),
                 ],
                 hosts_own: false,
+                in_place: true,
+                unreadable: None,
                 host_servers: vec![],
             },
         }
@@ -850,6 +859,7 @@ pub(super) mod tests {
     fn the_hosts_own_resolv_conf_is_never_rewritten() {
         let mut ctx = ctx();
         ctx.resolv.hosts_own = true;
+        ctx.resolv.in_place = false;
         ctx.resolv.host_servers = vec!["198.51.100.53".parse().unwrap()];
         let fix = Problem::NoNameServer.fix(&ctx);
         assert!(!fix.contains('>'), "{fix}");
