@@ -644,7 +644,7 @@ fn forwarding(facts: &Facts, work: &mut Work, family: Family) {
                 // came in by.
                 host_end
                     .filter(|n| s.v4_forwarding.get(n) == Some(&false))
-                    .map(|n| format!("net.ipv4.conf.{n}.forwarding"))
+                    .map(|n| super::report::conf_key(&n, "forwarding"))
             }
         }
         Family::V6 => (s.v6_forwarding.get("all") == Some(&false))
@@ -973,7 +973,7 @@ fn route_back(facts: &Facts, work: &Work, family: Family) -> Option<Finding> {
                 words.push_str(&format!(" via {g}"));
             }
             if let Some(dev) = facts.host.oif_name(r) {
-                words.push_str(&format!(" dev {dev}"));
+                words.push_str(&format!(" dev {}", crate::run::shell_quote(&dev)));
             }
             if let Some(m) = r.metric.filter(|m| *m != 0) {
                 words.push_str(&format!(" metric {m}"));

@@ -381,7 +381,9 @@ impl Problem {
                 // likely cause, and the place to look.
                 HostEnd::Up(_) => "nft list ruleset | grep -B3 -A20 'hook input'".into(),
             },
-            Problem::ForwardingOff { sysctl, .. } => format!("sysctl -w {sysctl}=1"),
+            Problem::ForwardingOff { sysctl, .. } => {
+                format!("sysctl -w {}", shell_quote(&format!("{sysctl}=1")))
+            }
             Problem::NoHostRoute { dest } => format!("ip route add {dest} via ROUTER"),
             Problem::ForwardDropped { by, subnet, .. } => forward_fix(by, subnet),
             Problem::NoMasquerade { subnet, .. } => format!("natctl add {subnet}"),
@@ -409,11 +411,17 @@ impl Problem {
                 iface,
                 loose: false,
                 ..
-            } => format!("sysctl -w net.ipv4.conf.{iface}.rp_filter=2"),
+            } => format!(
+                "sysctl -w {}",
+                shell_quote(&format!("{}=2", conf_key(iface, "rp_filter")))
+            ),
             Problem::ReversePathDrops {
                 iface, loose: true, ..
             } => {
-                format!("sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.{iface}.rp_filter=0")
+                format!(
+                    "sysctl -w net.ipv4.conf.all.rp_filter=0 {}",
+                    shell_quote(&format!("{}=0", conf_key(iface, "rp_filter")))
+                )
             }
             Problem::NoNameServer => ctx.resolv.keep_only(&[], ctx),
             Problem::DnsUnreachable { good, .. }
@@ -434,6 +442,31 @@ impl Problem {
             }
         }
     }
+}
+
+/// The sysctl `net.ipv4.conf.IFACE.LEAF`, in the slash form when the
+/// interface's name has a dot (`eth0.100`), which sysctl would split.
+pub fn conf_key(iface: &str, leaf: &str) -> String {
+    if iface.contains('.') {
+        format!("net/ipv4/conf/{iface}/{leaf}")
+    } else {
+        format!("net.ipv4.conf.{iface}.{leaf}")
+    }
+}
+
+/// A line as it may reach a terminal: control characters (a name or a
+/// resolv.conf line of the container's may hold an escape sequence) are
+/// written as escapes.
+fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The fix for a drop in the forward hook: natctl's accepts for iptables'
@@ -553,10 +586,10 @@ impl Report {
     pub fn text(&self) -> String {
         let mut text = String::new();
         for line in &self.header {
-            let _ = writeln!(text, "# {}", line.replace('\n', " "));
+            let _ = writeln!(text, "# {}", printable(line));
         }
         for finding in &self.findings {
-            let _ = writeln!(text, "{}", finding.line(&self.ctx));
+            let _ = writeln!(text, "{}", printable(&finding.line(&self.ctx)));
         }
         text
     }
@@ -885,6 +918,36 @@ pub(super) mod tests {
         assert_eq!(
             forward_fix(&decider(Origin::Iptables(Family::V4), None), &subnet),
             "natctl add 10.0.0.0/24"
+        );
+    }
+
+    #[test]
+    fn names_reach_fixes_quoted_and_terminals_escaped() {
+        let ctx = ctx();
+        assert_eq!(
+            Problem::ReversePathDrops {
+                iface: "eth0.100".into(),
+                dropped: 1,
+                loose: false
+            }
+            .fix(&ctx),
+            "sysctl -w net/ipv4/conf/eth0.100/rp_filter=2"
+        );
+        assert_eq!(
+            Problem::InterfaceDown {
+                iface: "e$(x)".into()
+            }
+            .fix(&ctx),
+            "nsenter --net=/proc/4242/ns/net ip link set 'e$(x)' up"
+        );
+        let report = Report {
+            header: vec!["inside: e\u{1b}[2J".into()],
+            findings: vec![Finding::ok("interface e\u{1b}[2J", "is up")],
+            ctx,
+        };
+        assert_eq!(
+            report.text(),
+            "# inside: e\\u{1b}[2J\nok   interface e\\u{1b}[2J is up\n"
         );
     }
 
