@@ -303,6 +303,27 @@ fn fill(text: &str, lab: &Lab, c: &Container) -> String {
         )
 }
 
+/// Waits (bounded) until the container's link works again after a fix:
+/// a carrier follows `ip link set … up` by up to a second, and a neighbour
+/// entry the kernel began to resolve while the link was down stays
+/// unresolved for seconds more (until it fails and is asked for anew).
+/// Netcheck's own probes would meet that as a lost answer.
+fn link_settles(lab: &Lab, pid: i32) {
+    let start = Instant::now();
+    let check = format!(
+        "ip link show veth0 | grep -q LOWER_UP && \
+         nsenter --net=/proc/{pid}/ns/net sh -c \
+             'ip link show eth0 | grep -q LOWER_UP && ping -c1 -W1 10.0.0.1'"
+    );
+    while !lab.sh(&check).ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the container's link never worked again"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The fixes of a report's FAIL lines, each once, in order.
 fn fixes(out: &Out) -> Vec<String> {
     let mut fixes: Vec<String> = Vec::new();
@@ -364,6 +385,7 @@ fn named_and_fixed(lab: &Lab, fault: Fault) {
         only_lab_addresses(&fix);
         lab.sh(&fix).expect_ok(&format!("the fix `{fix}`"));
     }
+    link_settles(lab, c.pid);
     assert_healthy(&netcheck(lab, &c), c.pid);
     if !fault.undo.is_empty() {
         lab.sh_ok(&fill(fault.undo, lab, &c));

@@ -64,9 +64,20 @@ enum Probed {
 
 type Probe<'a> = Box<dyn FnOnce() -> Result<Probed, Error> + Send + 'a>;
 
-/// Runs the probes of `plan` and `dests` inside `netns`: gateways, name
-/// servers (echo, `. NS`, and each `--dest` name), then the path MTU
-/// toward each `--dest` address, with the host's counters around them.
+/// The addresses of a `--dest` to probe: one per family the namespace
+/// has, from `servers`' answers for a name.
+fn dest_addrs(dest: &Dest, servers: &[ServerHeard], families: &[bool]) -> Vec<IpAddr> {
+    let found = checks::addresses(dest, servers);
+    families
+        .iter()
+        .filter_map(|v6| found.iter().copied().find(|a| a.is_ipv6() == *v6))
+        .collect()
+}
+
+/// Runs the probes of `plan` and `dests` inside `netns`, all at once:
+/// gateways, name servers (echo, `. NS`, and each `--dest` name), the
+/// path MTU toward each `--dest` address; then toward the addresses the
+/// names resolved to. The host's counters are read around them.
 fn listen(
     netns: BorrowedFd<'_>,
     plan: &checks::Plan,
@@ -76,6 +87,14 @@ fn listen(
     let mut heard = Heard {
         before: Counters::read(),
         ..Heard::default()
+    };
+    let mtu = |addrs: &[IpAddr], probes: &mut Vec<Probe>| {
+        for addr in addrs.iter().copied() {
+            let first_hop = plan.first_hop;
+            probes.push(Box::new(move || {
+                probe::path_mtu(addr, first_hop).map(Probed::Mtu)
+            }));
+        }
     };
     let mut probes: Vec<Probe> = Vec::new();
     for (gw, _) in &plan.gateways {
@@ -94,6 +113,17 @@ fn listen(
                 probe::dns_query(server, &name, qtype).map(Probed::Dns)
             }));
         }
+    }
+    // Addresses are probed at once; names once the servers have answered.
+    let mut targets: Vec<Vec<IpAddr>> = dests
+        .iter()
+        .map(|d| match d {
+            Dest::Addr(_) => dest_addrs(d, &[], families),
+            Dest::Name(_) => Vec::new(),
+        })
+        .collect();
+    for addrs in &targets {
+        mtu(addrs, &mut probes);
     }
     let mut results = probe::run_inside(netns, probes)?.into_iter();
     for (gw, _) in &plan.gateways {
@@ -123,34 +153,44 @@ fn listen(
             names,
         });
     }
-    // Each --dest at one address per family the namespace has.
+    let mut paths: Vec<PathMtu> = results
+        .filter_map(|r| match r {
+            Probed::Mtu(m) => Some(m),
+            _ => None,
+        })
+        .collect();
     let mut probes: Vec<Probe> = Vec::new();
-    let mut targets: Vec<Vec<IpAddr>> = Vec::new();
-    for dest in dests {
-        let mut addrs = Vec::new();
-        for v6 in families {
-            let addr = checks::addresses(dest, &heard.servers)
-                .into_iter()
-                .find(|a| a.is_ipv6() == *v6);
-            if let Some(addr) = addr {
-                let first_hop = plan.first_hop;
-                probes.push(Box::new(move || {
-                    probe::path_mtu(addr, first_hop).map(Probed::Mtu)
-                }));
-                addrs.push(addr);
-            }
+    for (dest, addrs) in dests.iter().zip(targets.iter_mut()) {
+        if let Dest::Name(_) = dest {
+            *addrs = dest_addrs(dest, &heard.servers, families);
+            mtu(addrs, &mut probes);
         }
-        targets.push(addrs);
     }
-    let mut results = probe::run_inside(netns, probes)?.into_iter();
-    for (dest, addrs) in dests.iter().zip(targets) {
-        let probes = addrs
+    paths.extend(
+        probe::run_inside(netns, probes)?
             .into_iter()
-            .filter_map(|a| match results.next() {
-                Some(Probed::Mtu(m)) => Some((a, m)),
+            .filter_map(|r| match r {
+                Probed::Mtu(m) => Some(m),
                 _ => None,
-            })
-            .collect();
+            }),
+    );
+    // The answers come in the order asked: addresses first, then names.
+    let (mut by_addr, mut by_name) = {
+        let known: usize = dests
+            .iter()
+            .zip(&targets)
+            .filter(|(d, _)| matches!(d, Dest::Addr(_)))
+            .map(|(_, a)| a.len())
+            .sum();
+        let rest = paths.split_off(known.min(paths.len()));
+        (paths.into_iter(), rest.into_iter())
+    };
+    for (dest, addrs) in dests.iter().zip(targets) {
+        let answers: &mut dyn Iterator<Item = PathMtu> = match dest {
+            Dest::Addr(_) => &mut by_addr,
+            Dest::Name(_) => &mut by_name,
+        };
+        let probes = addrs.into_iter().zip(answers).collect();
         heard.dests.push(DestHeard {
             dest: dest.clone(),
             probes,

@@ -362,7 +362,10 @@ fn parse_v6(icmp: &[u8], from: IpAddr, id: u16) -> Option<Event> {
     })
 }
 
-/// Pings `dst` with a small packet a few times; the first answer counts.
+/// Pings `dst` with a small packet a few times over [`ECHO_WAIT`]: a reply
+/// counts at once; an error counts only when no reply follows it (the
+/// first echo may meet a neighbour still being resolved, or a carrier
+/// still coming up).
 pub fn ping(dst: IpAddr) -> Result<Heard, Error> {
     let pinger = Pinger::new(dst.is_ipv6())?;
     let size = if dst.is_ipv6() {
@@ -373,23 +376,25 @@ pub fn ping(dst: IpAddr) -> Result<Heard, Error> {
     let start = Instant::now();
     let mut events = Vec::new();
     let mut local = None;
+    let replied = |e: &[Event]| e.iter().any(|e| matches!(e, Event::Reply { .. }));
     for seq in 0..ECHO_TRIES {
         if let Err(errno) = pinger.send(dst, seq as u16, size) {
             local = Some(errno);
         }
         let until = start + ECHO_WAIT * (seq + 1) / ECHO_TRIES;
-        pinger.hear(until, &mut events, &|e| !e.is_empty());
-        if let Some(heard) = events.first() {
-            return Ok(match heard {
-                Event::Reply { .. } => Heard::Reply,
-                Event::Error { from, error, .. } => Heard::Icmp {
-                    from: *from,
-                    error: *error,
-                },
-            });
+        pinger.hear(until, &mut events, &replied);
+        if replied(&events) {
+            return Ok(Heard::Reply);
         }
     }
-    Ok(local.map_or(Heard::Silence, Heard::Local))
+    let error = events.iter().rev().find_map(|e| match e {
+        Event::Error { from, error, .. } => Some(Heard::Icmp {
+            from: *from,
+            error: *error,
+        }),
+        Event::Reply { .. } => None,
+    });
+    Ok(error.or(local.map(Heard::Local)).unwrap_or(Heard::Silence))
 }
 
 /// What a name server did with one query.
