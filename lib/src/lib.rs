@@ -1,4 +1,4 @@
-//! nsnet: everything the five tools share, each piece of knowledge once.
+//! nsnet: everything the tools share, each piece of knowledge once.
 //!
 //! Layers, imports pointing down only:
 //! 1. [`error`], [`exit`]: the error type with its exit status, and reporting.
@@ -13,7 +13,9 @@
 //! Also at layer 4: [`ifwait`] (an interface's arrival), [`resolv`] (a
 //! container's own resolv.conf) and [`pidfile`] (a pid file written safely
 //! in a directory others may write to). Above all layers: [`netinit`],
-//! that tool's job from command line to exec.
+//! that tool's job from command line to exec, and [`netcheck`], the
+//! read-only diagnosis of a namespace's way out (its reads, probes and
+//! checks).
 
 pub mod cidr;
 pub mod error;
@@ -22,6 +24,7 @@ pub mod ifwait;
 pub mod link;
 pub mod name;
 pub mod nat;
+pub mod netcheck;
 pub mod netinit;
 pub mod netlink;
 pub mod netns;

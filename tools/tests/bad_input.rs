@@ -1,4 +1,4 @@
-//! Bad input across all five tools, as one table: bad interface names,
+//! Bad input across every tool, as one table: bad interface names,
 //! CIDRs, TARGETs and options, missing programs and missing permission.
 //! Every row runs in one lab, one after the other, and must end with the
 //! exit status the contract gives (docs/contract.md), nothing on stdout, exactly one `TOOL: ` line on
@@ -288,8 +288,27 @@ const ROWS: &[Row] = &[
     row(Target, "vethup", &["v0", "0"], USAGE, "invalid target '0': not a valid PID"),
     row(Target, "vethup", &["v0", ".."], USAGE,
         "invalid target '..': '.' and '..' are not namespace names"),
+    row(Target, "netcheck", &["{dead}"], FAILED,
+        "cannot use the network namespace of PID {dead}: no such process"),
+    row(Target, "netcheck", &["{host}"], FAILED, "it is this host's own network namespace"),
+    row(Target, "netcheck", &["{dir}/plain"], FAILED,
+        "it is a plain file, not a network namespace"),
+    row(Target, "netcheck", &["nosuch"], FAILED,
+        "the network namespace named nosuch: no such namespace in /run/netns"),
+    row(Target, "netcheck", &["0"], USAGE, "invalid target '0': not a valid PID"),
     // ---- options ----
     row(Options, "vethup", &["--bogus", "v0", "{holder}"], USAGE, "unexpected argument '--bogus'"),
+    row(Options, "netcheck", &[], USAGE, "required arguments were not provided: <TARGET>"),
+    row(Options, "netcheck", &["{holder}", "extra"], USAGE, "unexpected argument 'extra'"),
+    row(Options, "netcheck", &["--dest", "a b", "{holder}"], USAGE,
+        "invalid destination 'a b': neither an IP address nor a host name"),
+    row(Options, "netcheck", &["--dest", "0.0.0.0", "{holder}"], USAGE,
+        "invalid destination '0.0.0.0': not an address one can reach"),
+    row(Options, "netcheck", &["--dest", "-x", "{holder}"], USAGE, "unexpected argument '-x'"),
+    row(Name, "netcheck", &["--iface", "a/b", "{holder}"], USAGE,
+        "invalid interface name 'a/b': it contains '/'"),
+    row(Name, "netcheck", &["--iface", "sixteen-bytes-16", "{holder}"], USAGE,
+        "invalid interface name 'sixteen-bytes-16': longer than 15 bytes"),
     row(Options, "vethup", &["v0"], USAGE, "required arguments were not provided: <TARGET>"),
     row(Options, "vethup", &["v0", "{holder}", "extra"], USAGE, "unexpected argument 'extra'"),
     row(Options, "vethup", &["v0", "{holder}", "--addr"], USAGE,
@@ -442,6 +461,9 @@ const ROWS: &[Row] = &[
         "Operation not permitted")
         .without_net_admin()
         .after(NAT),
+    row(Permission, "netcheck", &["{holder}"], FAILED,
+        "cannot use the network namespace of PID {holder}: permission denied (run as root or with CAP_NET_ADMIN)")
+        .nobody(),
     row(Permission, "nsrun", &["--net", "--hook", "touch {ran}", "--", "touch", "{ran}"], WRAPPER,
         "cannot create the namespaces: operation not permitted (run as root, or add --user --map-root)")
         .nobody(),
@@ -463,7 +485,9 @@ const RAW: &[&str] = &[
     "answers:",
 ];
 
-const TOOLS: [&str; 5] = ["nsrun", "vethup", "vethdown", "netinit", "natctl"];
+const TOOLS: [&str; 6] = [
+    "nsrun", "vethup", "vethdown", "netinit", "natctl", "netcheck",
+];
 
 /// The statuses a tool may give for its own failure, by the contract.
 fn statuses(tool: &str) -> &'static [i32] {

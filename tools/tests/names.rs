@@ -94,7 +94,7 @@ fn names() -> Vec<String> {
     names
 }
 
-/// Links and addresses of the network namespace of `pid`.
+/// Links and addresses of the network namespace of the lab's process `pid`.
 fn look(lab: &Lab, pid: i32) -> (Vec<Link>, Vec<Address>) {
     let ns = std::fs::File::open(lab.proc(pid).join("ns/net")).expect("a namespace");
     let mut socket = Socket::in_netns(ns.as_fd()).expect("a socket there");
