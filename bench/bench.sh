@@ -10,6 +10,8 @@
 #   SCALE  container counts of the scaling rows               (default "10 1000")
 #   PAR    containers started (and stopped) at once there      (default 8)
 #   BACK   lives in a row in each back-to-back pass            (default 20)
+#   LIMIT  seconds a scaling pass may take to start its N      (default 90)
+#   SCALE_TOOLS  the scaling rows (default: all of them, see the report)
 #
 # A smoke run (about a minute): RUNS=3 SCALE=20 BACK=5 just bench.
 #
@@ -29,6 +31,7 @@ RUNS=${RUNS:-40}
 SCALE=${SCALE:-"10 1000"}
 PAR=${PAR:-8}
 BACK=${BACK:-20}
+LIMIT=${LIMIT:-90}
 HERE=$(cd "$(dirname "$0")" && pwd)
 CNI_PATH=/usr/lib/cni
 NETAVARK=/usr/lib/podman/netavark
@@ -99,7 +102,7 @@ count_netns() {
 want_links() {
     local b
     WANT=$BASE_LINKS
-    for b in nsbr0 cnis0; do
+    for b in nsbr0 cnis0 flbr0; do
         [ -e "/proc/sys/net/ipv4/conf/$b" ] && WANT=$((WANT + 1))
     done
 }
@@ -114,13 +117,17 @@ mkfifo "$W/never"
 exec {NEVER}<>"$W/never"
 pause() { read -r -t "$1" -u "$NEVER" _; }
 
-# settle T0: waits until this namespace has its baseline links and no
-# named namespace; the end in SETTLED. Fails after 30 s.
+# settle T0 [SECONDS]: waits until this namespace has its baseline links
+# and no named namespace; the end in SETTLED. Fails after SECONDS (30)
+# from T0, describing what is left in RESIDUE.
 settle() {
     want_links
     while count_links; count_netns; ((LINKS != WANT || NETNS != 0)); do
         read -r -t 0.0002 -u "$NEVER" _
-        ((${EPOCHREALTIME/./} - $1 < 30000000)) || return 1
+        if ((${EPOCHREALTIME/./} - $1 > ${2:-30} * 1000000)); then
+            RESIDUE="$LINKS links where $WANT were expected ($(ip -o link | awk -F': ' '{ print $2 }' | tail -n 3 | xargs)), $NETNS named namespaces"
+            return 1
+        fi
     done
     SETTLED=${EPOCHREALTIME/./}
 }
@@ -442,18 +449,21 @@ done
 # ---- scaling: N containers on one bridge behind one NAT ---------------------------
 #
 # Each container's payload checks, from inside, that its network is ready:
-# a default route via its gateway (/proc/net/route), and a TCP connection
-# to the gateway whose answer (labsvc: the source address it saw) is the
-# container's own address. Then it writes "ok I TIME PID" to the ready
-# fifo (its own clock) and, if held, waits for a signal; on failure it
-# writes "fail I WHY". All with bash builtins: no program started.
-PAYLOAD='i=$1 addr=$2 gw=$3 hold=$4 route= seen=
+# a default route via its gateway (/proc/net/route), and (CHECK=reach) a
+# TCP connection to the gateway whose answer (labsvc: the source address
+# it saw) is the container's own address. Then it writes "ok I TIME PID"
+# to the ready fifo (its own clock) and, if held, waits for a signal; on
+# failure it writes "fail I WHY". All with bash builtins: no program
+# started. (CHECK=route sends no packet, so it needs no neighbour entry:
+# see the scaling section of the report.)
+PAYLOAD='i=$1 addr=$2 gw=$3 hold=$4 check=$5 route= seen=
 IFS=. read -r a b c d <<< "$gw"
 printf -v hex "%02X%02X%02X%02X" "$d" "$c" "$b" "$a"
 while read -r _ dst via _; do
     [ "$dst" = 00000000 ] && [ "$via" = "$hex" ] && route=yes
 done < /proc/net/route
-if [ -n "$route" ] && read -r -t 5 seen < "/dev/tcp/$gw/'$PORT'" && [ "$seen" = "$addr" ]; then
+[ "$check" = route ] && [ -n "$route" ] && seen=$addr
+if [ -n "$route" ] && { [ -n "$seen" ] || read -r -t 5 seen < "/dev/tcp/$gw/'$PORT'"; } && [ "$seen" = "$addr" ]; then
     echo "ok $i ${EPOCHREALTIME/./} $$" > '$W'/ready
 else
     echo "fail $i route=${route:-none} answer=${seen:-none}" > '$W'/ready
@@ -475,19 +485,50 @@ addr_of() { ADDR="10.$2.$(($1 / 250)).$(($1 % 250 + 2))"; } # I NET -> ADDR
 # up_TOOL I: starts container I in the background; its payload reports on
 # the ready fifo. down_TOOL I: stops it in the background, "exit I STATUS"
 # on the fifo when done.
-up_nsnet() {
+NAT_HOOKS=(--hook "natctl add $OWNER 10.1.0.0/16" --on-exit "natctl del $OWNER 10.1.0.0/16")
+up_nsnet() { nsnet_container "$1" reach "${NAT_HOOKS[@]}"; }
+up_nsnet_route() { nsnet_container "$1" route "${NAT_HOOKS[@]}"; }
+up_nsnet_bare() { nsnet_container "$1" route; }
+nsnet_container() { # I CHECK NSRUN-OPTION...
     addr_of "$1" 1
     {
-        nsrun --net --hook "natctl add $OWNER 10.1.0.0/16" \
-            --hook "vethup --bridge nsbr0 --addr 10.1.255.254/16 c$1 \$NSRUN_PID" \
-            --on-exit "natctl del $OWNER 10.1.0.0/16" \
-            -- netinit --gateway 10.1.255.254 "$ADDR/16" -- bash -c "$PAYLOAD" payload "$1" "$ADDR" 10.1.255.254 hold
+        nsrun --net "${@:3}" --hook "vethup --bridge nsbr0 --addr 10.1.255.254/16 c$1 \$NSRUN_PID" \
+            -- netinit --gateway 10.1.255.254 "$ADDR/16" -- bash -c "$PAYLOAD" payload "$1" "$ADDR" 10.1.255.254 hold "$2"
         echo "exit $1 $?" > "$W/ready"
     } > /dev/null 2>> "$W/err" &
 }
 # nsnet's containers stop when their payload is killed: nsrun runs its
 # on-exit hook and reports, from the braces above.
 down_nsnet() { kill "${PID_OF[$1]}"; }
+down_nsnet_route() { down_nsnet "$1"; }
+down_nsnet_bare() { down_nsnet "$1"; }
+
+# The floor at scale: the same links as nsnet without NAT by hand, in the
+# fewest processes (as the one-container floor: one ip -batch on each
+# side), on bridge flbr0 made before the rows.
+up_floor() {
+    addr_of "$1" 4
+    (
+        coproc {
+            exec unshare --net sh -c 'echo ready; read _; ip -batch - <<EOF
+link set lo up
+addr add $2/16 dev eth0
+link set eth0 up
+route add default via 10.4.255.254
+EOF
+exec bash -c "$PAYLOAD" payload "$1" "$2" 10.4.255.254 hold route' floor "$1" "$ADDR"
+        }
+        read -r _ <&"${COPROC[0]}"
+        ip -batch - <<EOF
+link add f$1 type veth peer name eth0 netns $COPROC_PID
+link set f$1 master flbr0 up
+EOF
+        echo go >&"${COPROC[1]}"
+        wait "$COPROC_PID"
+        echo "exit $1 $?" > "$W/ready"
+    ) > /dev/null 2>> "$W/err" &
+}
+down_floor() { down_nsnet "$1"; }
 
 cnib() { CNI_BRIDGE=cnis0 cni "$1" bridge 10.2.0.0/16 true "cb$2"; } # ADD|DEL I
 up_cni() {
@@ -496,7 +537,7 @@ up_cni() {
         # host-local picked the address: the payload checks it is the one ADD reported
         mapfile -t out < "$W/cni/$1"
         for l in "${out[@]}"; do [[ $l =~ \"address\":\ \"([0-9.]+)/ ]] && ADDR=${BASH_REMATCH[1]} && break; done
-        nsenter --net="/run/netns/cb$1" bash -c "$PAYLOAD" payload "$1" "${ADDR:-none}" 10.2.0.1 go
+        nsenter --net="/run/netns/cb$1" bash -c "$PAYLOAD" payload "$1" "${ADDR:-none}" 10.2.0.1 go reach
     ) > /dev/null 2>> "$W/err" &
 }
 down_cni() {
@@ -513,7 +554,7 @@ up_netavark() {
         NV_LOCK=(flock "$W/nv.lock")
         ip netns add "nv$1" && nvs setup "$1" ||
             { echo "fail $1 setup" > "$W/ready"; exit 1; }
-        nsenter --net="/run/netns/nv$1" bash -c "$PAYLOAD" payload "$1" "$ADDR" 10.3.255.254 go
+        nsenter --net="/run/netns/nv$1" bash -c "$PAYLOAD" payload "$1" "$ADDR" 10.3.255.254 go reach
     ) > /dev/null 2>> "$W/err" &
 }
 down_netavark() {
@@ -535,6 +576,13 @@ scale() {
     : > "$W/err"
     first=${EPOCHREALTIME/./}
     while ((done < N)); do
+        if ((launched < N && ${EPOCHREALTIME/./} - first > LIMIT * 1000000)); then
+            say "$tool: over $LIMIT s with $done of $N up; the $((N - launched)) not started count as failed"
+            fails=$((fails + N - launched))
+            for ((i = launched + 1; i <= N; i++)); do STATE[$i]=late; done
+            done=$((done + N - launched))
+            launched=$N
+        fi
         while ((launched < N && launched - done < PAR)); do
             launched=$((launched + 1))
             T0[$launched]=${EPOCHREALTIME/./}
@@ -569,6 +617,7 @@ scale() {
     done
     for ((i = 1; i <= N; i++)); do [ "${STATE[$i]:-}" = ok ] && up+=("$i"); done
     ((${#up[@]} > 0)) || die "$tool: not one of $N containers came up"
+    say "  $tool: ${#up[@]} of $N up in $(((last - first) / 1000)) ms"
     count_rules
     rules=$((RULES - BASE_RULES))
     # Stop: from here until no link, rule or named namespace is left.
@@ -586,6 +635,7 @@ scale() {
     if ((${#lines[@]} > 0)); then
         say "$tool at N=$N: ${#lines[@]} lines on stderr, each counted as a failure:"
         sort "$W/err" | uniq -c | sort -rn | head -5 | sed 's/^/bench:   /' >&2
+        sort "$W/err" | uniq -c | sort -rn | head -3 > "$W/errors.$tool.$N"
     fi
     # Peers' containers that failed half-way: removed untimed.
     for ((i = 1; i <= N; i++)); do
@@ -595,7 +645,7 @@ scale() {
             netavark) [ -e "/run/netns/nv$i" ] && { nvs teardown "$i"; ip netns del "nv$i"; } ;;
         esac > /dev/null 2>&1
     done
-    settle "$t0" || die "$tool at N=$N: residue still there 30 s after the stop"
+    settle "$t0" 300 || die "$tool at N=$N: 300 s after the stop, still $RESIDUE"
     if ! clean; then
         say "$tool at N=$N left $((RULES - BASE_RULES)) firewall rules"
         fails=$((fails + 1))
@@ -608,7 +658,7 @@ scale() {
 # nsrun's is the payload's death by SIGTERM (128 + 15), a peer's 0.
 stopped_one() {
     local kind i status want=0
-    [ "$tool" = nsnet ] && want=143
+    [[ $tool == nsnet* || $tool == floor ]] && want=143
     while :; do
         read -r -t 60 -u "$READY" kind i status _ || die "$tool: a stop took over 60 s"
         [ "$kind" = exit ] && [ "${STATE[$i]:-}" = ok ] && break
@@ -621,7 +671,10 @@ stopped_one() {
     fi
 }
 
-SCALE_TOOLS=(nsnet cni netavark)
+read -r -a SCALE_TOOLS <<< "${SCALE_TOOLS:-nsnet nsnet_route nsnet_bare floor cni netavark}"
+export PAYLOAD
+ip link add flbr0 type bridge 2> "$W/err" && ip addr add 10.4.255.254/16 dev flbr0 && ip link set flbr0 up ||
+    die "cannot make the floor's bridge"
 START=${EPOCHREALTIME/./}
 LOAD_SCALE=$(cut -d' ' -f1-3 /proc/loadavg)
 for N in $SCALE; do
@@ -633,7 +686,9 @@ for N in $SCALE; do
     done
 done
 vethdown --all > /dev/null 2> "$W/err" || die "vethdown --all failed"
-ip link del cnis0 2> "$W/err" || die "cannot remove cnis0"
+for b in cnis0 flbr0; do
+    [ ! -e "/proc/sys/net/ipv4/conf/$b" ] || ip link del "$b" 2> "$W/err" || die "cannot remove $b"
+done
 settle "${EPOCHREALTIME/./}" && clean || die "the scaling rows left residue"
 say "scaling took $(((${EPOCHREALTIME/./} - START) / 1000000)) s"
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -859,9 +914,13 @@ cat <<EOF
 
 ## Scaling: N containers on one bridge behind one NAT, $PAR at a time
 
-nsnet: \`nsrun --net --hook 'natctl add --owner \$NSRUN_PID 10.1.0.0/16' --hook 'vethup --bridge nsbr0 --addr 10.1.255.254/16 cI \$NSRUN_PID' --on-exit 'natctl del --owner \$NSRUN_PID 10.1.0.0/16' -- netinit --gateway 10.1.255.254 ADDR/16 -- bash -c PAYLOAD\`:
-every container carries its NAT (an owner of the subnet's entry).
-CNI: the bridge plugin with \`ipMasq: true\` on bridge cnis0, 10.2.0.0/16, host-local.
+**nsnet**: \`nsrun --net --hook 'natctl add --owner \$NSRUN_PID 10.1.0.0/16' --hook 'vethup --bridge nsbr0 --addr 10.1.255.254/16 cI \$NSRUN_PID' --on-exit 'natctl del --owner \$NSRUN_PID 10.1.0.0/16' -- netinit --gateway 10.1.255.254 ADDR/16 -- bash -c PAYLOAD\`:
+every container carries its NAT (an owner of the subnet's entry); the
+row of the target. Rows that take its parts away, to show where the time
+goes: *route check only* (the same, but the payload sends no packet),
+*without NAT* (no natctl hooks either), and the *floor* (the same links
+as nsnet without NAT made by hand, one \`ip -batch\` on each side per
+container, on a bridge made before). CNI: the bridge plugin with \`ipMasq: true\` on bridge cnis0, 10.2.0.0/16, host-local.
 netavark: its bridge driver with iptables NAT, static addresses in 10.3.0.0/16,
 its calls serialised with \`flock\` as podman serialises them (two at once
 fail in 1.4). The PAYLOAD (bash builtins only, no program started) checks
@@ -872,10 +931,11 @@ process, the peers' namespaces stay bound under /run/netns. The next
 container starts when one is ready ($PAR in flight). *All ready*: from
 the first start to the last payload's report. *Latency*: each container's
 own start → report. *Stop*: every container stopped, $PAR at a time
-(nsnet: its payload killed, nsrun runs the on-exit hook; peers: DEL and
-\`ip netns del\`), until the last returns; *to zero*: until no link, rule
-or named namespace is left (the bridges nsbr0 and cnis0 stay for the next
-container). *Rules*: firewall rules present with N containers up, beyond
+(nsnet and the floor: the payload killed, nsrun runs the on-exit hook;
+peers: DEL and \`ip netns del\`), until the last returns; *to zero*: until
+no link, rule or named namespace is left (the bridges stay for the next
+container). A pass that has not started all its containers after $LIMIT s
+starts no more (the rest count as failed). *Rules*: firewall rules present with N containers up, beyond
 the baseline. *Failures*: containers that did not come up, ended before
 their stop, or stopped with an error; and lines their programs wrote to
 stderr (nsrun reports a failed on-exit hook there). A row with any is
@@ -884,17 +944,41 @@ marked and not averaged.
 | tool | N | all ready, s | per container, ms | latency, ms: median / p90 / max | stop all, s | to zero, s | rules | failures: containers / error lines |
 |---|---|---|---|---|---|---|---|---|
 EOF
-declare -A TOOL_LABEL=([nsnet]="**nsnet**" [cni]="CNI bridge" [netavark]="netavark")
+declare -A TOOL_LABEL=([nsnet]="**nsnet**" [nsnet_route]="nsnet, route check only (no packet)" [nsnet_bare]="nsnet without NAT, route check only" [floor]="floor: two \`ip -batch\`, without NAT, route check only" [cni]="CNI bridge" [netavark]="netavark")
 for N in $SCALE; do
     for tool in "${SCALE_TOOLS[@]}"; do
         read -r up ret zero rules f e ok <<< "${SCALE_ROW[$tool/$N]}"
         if ((f + e > 0)); then
-            echo "| ${TOOL_LABEL[$tool]} | $N | **FAILED** ($ok of $N up) | | | | | $rules | $f / $e |"
+            echo "| ${TOOL_LABEL[$tool]} | $N | **FAILED** ($ok of $N up, the last after $(calc "$up / 1000000") s) | | | | | $rules | $f / $e |"
         else
             echo "| ${TOOL_LABEL[$tool]} | $N | $(calc "$up / 1000000") | $(calc "$up / 1000 / $N") | $(cells "scale-up/$tool/$N" "scale/$tool/$N" | sed 's/ | / \/ /g') | $(calc "$ret / 1000000") | $(calc "$zero / 1000000") | $rules | 0 / 0 |"
         fi
     done
 done
+errors=("$W"/errors.*)
+if ((${#errors[@]} > 0)); then
+    echo
+    echo "The error lines of the rows marked, most frequent first (count, line):"
+    echo
+    for f in "${errors[@]}"; do
+        t=${f#"$W/errors."}
+        while read -r n line; do
+            echo "- ${TOOL_LABEL[${t%.*}]}, N=${t##*.}: $n x \`$line\`"
+        done < "$f"
+    done
+fi
+cat <<EOF
+
+A container that reaches its gateway needs two entries in the kernel's
+neighbour (ARP) table: its own for the gateway, and the host's for it.
+That table is one for all namespaces, capped by the host's
+\`net.ipv4.neigh.default.gc_thresh3\` (${NSNET_NEIGH_MAX:-unknown: run through \`just bench\`} here;
+it exists in the host's own namespace only, out of a lab's reach), and an
+entry younger than 5 s cannot be reclaimed to make room: past about half
+that many containers made within a few seconds, a gateway check fails
+with "No route to host" however fast the tool. The *route check only*
+rows send no packet and need no entry.
+EOF
 
 # Where nsnet's time goes: the ladder's increments (setup medians).
 L0=$S_UNSHARE L1=$(med setup/ladder_nsrun ladder_nsrun) L2=$(med setup/ladder_hook ladder_hook)
