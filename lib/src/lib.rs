@@ -13,6 +13,7 @@
 //! job from command line to exec.
 
 pub mod cidr;
+pub mod cni;
 pub mod error;
 pub mod exit;
 pub mod ifwait;

@@ -230,6 +230,33 @@ impl Netns {
     pub fn id(&self) -> NsId {
         self.id
     }
+
+    /// Runs `job` in a thread of its own that has entered this namespace,
+    /// and returns what it returned: the programs it starts and the netlink
+    /// sockets it makes are the namespace's, while this thread stays where
+    /// it is. The namespace is checked again to be the one opened.
+    pub fn run_inside<R: Send>(
+        &self,
+        job: impl FnOnce() -> Result<R, Error> + Send,
+    ) -> Result<R, Error> {
+        let file = File::open(&self.path).map_err(|e| self.target.open_error(e))?;
+        if NsId::of(&file).ok() != Some(self.id) {
+            return Err(Error::failed(format!(
+                "cannot enter {}: it is no longer the namespace it was",
+                self.target
+            )));
+        }
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                        .map_err(|e| Error::os(format!("cannot enter {}", self.target), e))?;
+                    job()
+                })
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
 }
 
 #[cfg(test)]

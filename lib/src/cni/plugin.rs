@@ -1,0 +1,422 @@
+//! The plugin's commands: ADD, DEL, CHECK, GC, STATUS and VERSION, from a
+//! read environment and configuration to a result or an error.
+
+use super::attach::{self, Setup};
+use super::config::{self, Config};
+use super::env::{Attachment, Command, Env};
+use super::error::{code, CniError};
+use super::ipam::Ipam;
+use super::result::CniResult;
+use super::version::Version;
+use crate::cidr::Subnet;
+use crate::error::Error;
+use crate::link::state::{Link, State};
+use crate::link::Plan;
+use crate::nat::{self, Choice, Family, Masquerade};
+use crate::netns::{Netns, Target};
+use crate::run::Mode;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+/// What the plugin prints on stdout, and whether it succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub stdout: String,
+    pub success: bool,
+}
+
+/// Does one run of the plugin. Errors are written in the configuration's
+/// version when it could be read.
+pub fn handle(env: Result<Env, CniError>, stdin: &[u8]) -> Reply {
+    match run(env, stdin) {
+        Ok(stdout) => Reply {
+            stdout,
+            success: true,
+        },
+        Err(e) => Reply {
+            stdout: e.to_json(config::version_of(stdin)),
+            success: false,
+        },
+    }
+}
+
+fn run(env: Result<Env, CniError>, stdin: &[u8]) -> Result<String, CniError> {
+    let env = env?;
+    if env.command == Command::Version {
+        return Ok(version(stdin));
+    }
+    let config = config::parse(stdin)?;
+    match env.command {
+        Command::Add => Ok(add(&env, &config)?.to_json(config.version).to_string()),
+        Command::Del => del(&env, &config).map(|()| String::new()),
+        Command::Check => check(&env, &config).map(|()| String::new()),
+        Command::Status => {
+            needs_1_1(&config, Command::Status)?;
+            status(&env, &config).map(|()| String::new())
+        }
+        Command::Gc => {
+            needs_1_1(&config, Command::Gc)?;
+            gc(&env, &config).map(|()| String::new())
+        }
+        Command::Version => unreachable!("answered above"),
+    }
+}
+
+/// VERSION: every version nsnet speaks, in the version asked about when
+/// it is one of them.
+fn version(stdin: &[u8]) -> String {
+    let asked = serde_json::from_slice::<serde_json::Value>(stdin)
+        .ok()
+        .and_then(|v| Version::parse(v.get("cniVersion")?.as_str()?).ok())
+        .unwrap_or(Version::LATEST);
+    let all: Vec<&str> = Version::ALL.iter().map(|v| v.as_str()).collect();
+    serde_json::json!({"cniVersion": asked.as_str(), "supportedVersions": all}).to_string()
+}
+
+fn needs_1_1(config: &Config, command: Command) -> Result<(), CniError> {
+    if config.version.has_status_and_gc() {
+        Ok(())
+    } else {
+        Err(CniError::new(
+            code::INCOMPATIBLE_VERSION,
+            format!(
+                "{} needs cniVersion 1.1.0 (the configuration is {})",
+                command.as_str(),
+                config.version
+            ),
+        ))
+    }
+}
+
+fn open_netns(env: &Env) -> Result<Netns, Error> {
+    let path = env
+        .netns
+        .clone()
+        .expect("ADD and CHECK are read with CNI_NETNS");
+    Target::Path(path).open()
+}
+
+/// ADD: checks, asks the IPAM plugin for addresses, makes the links and
+/// the masquerade; on any failure after IPAM, releases the addresses.
+fn add(env: &Env, config: &Config) -> Result<CniResult, CniError> {
+    if !config.port_mappings.is_empty() {
+        return Err(CniError::new(
+            code::UNSUPPORTED_FIELD,
+            "unsupported field: \"runtimeConfig.portMappings\" (this build of nsnet cannot \
+             publish ports yet; chain the portmap plugin after nsnet)",
+        ));
+    }
+    let a = env.attachment();
+    let netns = open_netns(env)?;
+    let ifname = a.ifname.as_str();
+    let inside = netns.run_inside(|| State::read_links(&[ifname]))?;
+    if inside.link(ifname).is_some() {
+        return Err(CniError::new(
+            code::FAILED,
+            format!(
+                "cannot create {ifname} in {}: an interface with that name already exists there",
+                netns.target()
+            ),
+        ));
+    }
+    let ipam = Ipam::find(&config.ipam, &env.path)?;
+    let allotment = ipam.add(config)?;
+    attach(config, a, &netns, &allotment).map_err(|e| match ipam.del(config, None) {
+        Ok(()) => e,
+        Err(release) => {
+            let details = [
+                e.details.as_str(),
+                &format!("and releasing its addresses failed too: {release}"),
+            ]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("; ");
+            e.with_details(details)
+        }
+    })
+}
+
+fn attach(
+    config: &Config,
+    a: &Attachment,
+    netns: &Netns,
+    allotment: &CniResult,
+) -> Result<CniResult, CniError> {
+    let setup = Setup {
+        config,
+        attachment: a,
+        netns,
+        ips: attach::allotted(allotment, config.bridge.is_none())?,
+        routes: allotment.routes.clone(),
+    };
+    let host = setup.host();
+    let mut names = vec![host.as_str()];
+    if let Some(br) = &config.bridge {
+        names.push(br.as_str());
+    }
+    let before = State::read_links(&names)?;
+    setup.host_plan(&before)?.execute(Mode::Run)?;
+    let inside = setup.inside_plan();
+    let done = netns
+        .run_inside(|| inside.execute(Mode::Run))
+        .and_then(|()| masquerade(config, &setup));
+    if let Err(e) = done {
+        return Err(match unlink(config, a) {
+            Ok(()) => e.into(),
+            Err(undo) => CniError::from(e).with_details(format!("and undoing it failed: {undo}")),
+        });
+    }
+    let dns = if allotment.dns.is_empty() {
+        config.dns.clone()
+    } else {
+        allotment.dns.clone()
+    };
+    Ok(setup.result(config.prev_result.as_ref(), dns))
+}
+
+/// The network's subnets, masqueraded when `ipMasq` asks for it. natctl
+/// keeps one rule set per subnet, so the second container of a network
+/// changes nothing.
+fn masquerade(config: &Config, setup: &Setup) -> Result<(), Error> {
+    if !config.ip_masq {
+        return Ok(());
+    }
+    let subnets: BTreeSet<Subnet> = setup.ips.iter().map(|a| a.addr.subnet()).collect();
+    for subnet in subnets {
+        nat::add(&Masquerade { subnet, out: None }, Choice::Auto, Mode::Run)?;
+    }
+    Ok(())
+}
+
+/// Removes the host end of `a` (its peer goes with it) when it carries
+/// the mark of `a`, then the network's bridge if that left it empty.
+/// Whatever is already gone is no failure.
+fn unlink(config: &Config, a: &Attachment) -> Result<(), Error> {
+    let host = attach::host_name(&config.name, a);
+    let state = State::read_links(&[host.as_str()])?;
+    let mut plan = Plan::new();
+    if let Some(link) = state.link(host.as_str()) {
+        if link.marked(&attach::mark(&config.name, a)) {
+            plan.step(format!("remove {host}"), ["link", "del", host.as_str()]);
+        }
+    }
+    remove(&plan)?;
+    tidy_bridge(config)
+}
+
+/// Runs a teardown plan; links that vanished meanwhile are no failure.
+fn remove(plan: &Plan) -> Result<(), Error> {
+    Error::all(
+        plan.execute_all(Mode::Run)?
+            .into_iter()
+            .filter(|f| !f.no_such_device())
+            .map(Error::from),
+    )
+}
+
+/// Removes the network's bridge when the plugin made it and no port is
+/// left.
+fn tidy_bridge(config: &Config) -> Result<(), Error> {
+    let Some(br) = &config.bridge else {
+        return Ok(());
+    };
+    let state = State::read()?;
+    let mut plan = Plan::new();
+    if let Some(bridge) = attach::empty_bridge(&state, &config.name, br) {
+        plan.step(
+            format!("remove the bridge {}, which has no ports left", bridge.name),
+            ["link", "del", &bridge.name],
+        );
+    }
+    remove(&plan)
+}
+
+/// The subnets of our addresses in a previous result.
+fn subnets_of(result: &CniResult, a: &Attachment) -> Vec<Subnet> {
+    let set: BTreeSet<Subnet> = attach::ours(result, &a.ifname)
+        .into_iter()
+        .filter_map(|net| net.trunc().to_string().parse().ok())
+        .collect();
+    set.into_iter().collect()
+}
+
+/// DEL: the links, the bridge when emptied, the masquerade when this was
+/// the network's last attachment, and the addresses. Best effort: what is
+/// gone already is fine, every failure is reported.
+fn del(env: &Env, config: &Config) -> Result<(), CniError> {
+    let a = env.attachment();
+    let mut errors: Vec<Error> = Vec::new();
+    errors.extend(unlink(config, a).err());
+    if config.ip_masq {
+        if let Some(prev) = &config.prev_result {
+            let subnets = subnets_of(prev, a);
+            match State::read() {
+                Ok(state) if attach::attachments(&state, &config.name).next().is_none() => {
+                    errors.extend(nat::del(&subnets, true, Mode::Run).err());
+                }
+                Ok(_) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    let released = Ipam::find(&config.ipam, &env.path).and_then(|ipam| ipam.del(config, None));
+    let errors = Error::all(errors);
+    match (errors, released) {
+        (Ok(()), released) => released,
+        (Err(e), Ok(())) => Err(e.into()),
+        (Err(e), Err(release)) => {
+            let e = CniError::from(e);
+            let details = format!(
+                "{}{}also: {release}",
+                e.details,
+                if e.details.is_empty() { "" } else { "; " }
+            );
+            Err(e.with_details(details))
+        }
+    }
+}
+
+/// One CHECK failure: `CHECK of c1/eth0: WHY`.
+fn missing(a: &Attachment, why: String) -> CniError {
+    CniError::new(code::FAILED, format!("CHECK of {a}: {why}"))
+}
+
+/// CHECK: everything the previous result lists for this attachment is
+/// there: the host end (on its bridge), the container's interface, its
+/// addresses, the routes, the masquerade, and the IPAM plugin's record.
+fn check(env: &Env, config: &Config) -> Result<(), CniError> {
+    let a = env.attachment();
+    let prev = config.prev_result.as_ref().ok_or_else(|| {
+        CniError::config("CHECK needs \"prevResult\", the result of the ADD being checked")
+    })?;
+    let netns = open_netns(env)?;
+    let host = attach::host_name(&config.name, a);
+    let mut names = vec![host.as_str()];
+    if let Some(br) = &config.bridge {
+        names.push(br.as_str());
+    }
+    let state = State::read_links(&names)?;
+    let link = state
+        .link(host.as_str())
+        .filter(|l| l.marked(&attach::mark(&config.name, a)))
+        .ok_or_else(|| missing(a, format!("its host end {host} is missing")))?;
+    if let Some(br) = &config.bridge {
+        let on = state.link(br.as_str()).map(|b| b.index);
+        if on.is_none() || link.master != on {
+            return Err(missing(
+                a,
+                format!("{host} is not attached to the bridge {br}"),
+            ));
+        }
+    }
+    let ifname = a.ifname.as_str();
+    let (inside, routes) = netns.run_inside(|| Ok((State::read()?, read_routes()?)))?;
+    let iface: &Link = inside
+        .link(ifname)
+        .ok_or_else(|| missing(a, format!("{ifname} is missing from {}", netns.target())))?;
+    for ip in attach::ours(prev, &a.ifname) {
+        let there = inside
+            .addresses
+            .iter()
+            .any(|x| x.index == iface.index && x.addr == ip.addr() && x.prefix == ip.prefix_len());
+        if !there {
+            return Err(missing(
+                a,
+                format!("the address {ip} is missing from {ifname}"),
+            ));
+        }
+    }
+    for route in &prev.routes {
+        if !routes.contains(&route.dst) {
+            return Err(missing(a, format!("the route to {} is missing", route.dst)));
+        }
+    }
+    if config.ip_masq {
+        let entries = nat::list()?;
+        for subnet in subnets_of(prev, a) {
+            if !entries.iter().any(|e| e.subnet == subnet) {
+                return Err(missing(
+                    a,
+                    format!("{subnet} is not masqueraded (see natctl list)"),
+                ));
+            }
+        }
+    }
+    Ipam::find(&config.ipam, &env.path)?.check(config)
+}
+
+/// The destinations of this namespace's main routing tables.
+fn read_routes() -> Result<Vec<ipnet::IpNet>, Error> {
+    let mut dsts = Vec::new();
+    for family in ["-4", "-6"] {
+        let out =
+            crate::run::Command::new(crate::run::IP, ["-j", family, "route", "show"]).run()?;
+        let routes: Vec<serde_json::Value> = serde_json::from_str(&out)
+            .map_err(|e| Error::failed(format!("cannot read ip's routes: {e}")))?;
+        for r in routes {
+            let Some(dst) = r.get("dst").and_then(|d| d.as_str()) else {
+                continue;
+            };
+            let parsed = match dst {
+                "default" if family == "-4" => "0.0.0.0/0".parse().ok(),
+                "default" => "::/0".parse().ok(),
+                d if d.contains('/') => d.parse().ok(),
+                d => d.parse::<IpAddr>().ok().map(ipnet::IpNet::from),
+            };
+            dsts.extend(parsed);
+        }
+    }
+    Ok(dsts)
+}
+
+/// GC: removes every attachment of the network not in the valid list —
+/// its links and its addresses — then passes GC on to the IPAM plugin and
+/// tidies the bridge. Carries on past failures and reports them all.
+fn gc(env: &Env, config: &Config) -> Result<(), CniError> {
+    let valid: BTreeSet<&Attachment> = config.valid_attachments.iter().collect();
+    let ipam = Ipam::find(&config.ipam, &env.path)?;
+    let state = State::read()?;
+    let mut errors: Vec<CniError> = Vec::new();
+    for (link, stale) in
+        attach::attachments(&state, &config.name).filter(|(_, a)| !valid.contains(a))
+    {
+        let mut plan = Plan::new();
+        plan.step(format!("remove {}", link.name), ["link", "del", &link.name]);
+        errors.extend(remove(&plan).err().map(CniError::from));
+        errors.extend(ipam.del(config, Some(&stale)).err());
+    }
+    errors.extend(ipam.gc(config).err());
+    errors.extend(tidy_bridge(config).err().map(CniError::from));
+    let mut errors = errors.into_iter();
+    match errors.next() {
+        None => Ok(()),
+        Some(first) => {
+            let rest: Vec<String> = errors.map(|e| e.to_string()).collect();
+            Err(if rest.is_empty() {
+                first
+            } else {
+                first.with_details(rest.join("; "))
+            })
+        }
+    }
+}
+
+/// STATUS: ready when the IPAM plugin is, and — for `ipMasq` — a
+/// firewall backend works.
+fn status(env: &Env, config: &Config) -> Result<(), CniError> {
+    let unavailable = |e: CniError| CniError {
+        code: code::NOT_AVAILABLE,
+        ..e
+    };
+    Ipam::find(&config.ipam, &env.path)
+        .map_err(unavailable)?
+        .status(config)?;
+    if config.ip_masq {
+        nat::Sides::load(Family::V4)
+            .pick(Choice::Auto)
+            .map_err(|e| unavailable(CniError::from(e)))?;
+    }
+    Ok(())
+}
