@@ -7,8 +7,8 @@
 //! that answers "incompatible CNI versions" (code 1) is asked again with
 //! the next older version nsnet speaks (Debian's host-local knows 1.0.0 but
 //! not 1.1.0; the addresses it hands out read the same in both). GC and
-//! STATUS, which such a plugin does not know (code 1 or 4), are then done
-//! without it: see [`Ipam::gc`] and [`Ipam::status`].
+//! STATUS go to a plugin only when its VERSION says it speaks 1.1.0: see
+//! [`Ipam::gc`] and [`Ipam::status`].
 
 use super::config::Config;
 use super::env::{Attachment, Command};
@@ -23,11 +23,6 @@ use std::path::{Path, PathBuf};
 pub struct Ipam {
     path: PathBuf,
     name: String,
-}
-
-/// What an IPAM plugin that predates a command answers it.
-fn predates(e: &CniError) -> bool {
-    e.code == code::INCOMPATIBLE_VERSION || e.code == code::INVALID_ENVIRONMENT
 }
 
 impl Ipam {
@@ -163,30 +158,47 @@ impl Ipam {
         self.exec_negotiated(Command::Check, None, config).map(drop)
     }
 
-    /// GC, forwarded. `Ok(false)` when the plugin predates GC: the caller
-    /// then releases the stale attachments it knows of one by one.
-    pub fn gc(&self, config: &Config) -> Result<bool, CniError> {
-        match self.exec(Command::Gc, None, &config.raw) {
-            Ok(_) => Ok(true),
-            Err(e) if predates(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
+    /// Whether the plugin says, when asked its VERSION, that it speaks
+    /// `version`.
+    fn speaks(&self, version: Version) -> Result<bool, CniError> {
+        let asked = serde_json::json!({"cniVersion": version.as_str()}).to_string();
+        let out = self.exec(Command::Version, None, asked.as_bytes())?;
+        let answer: serde_json::Value = serde_json::from_str(&out).map_err(|e| {
+            CniError::new(
+                code::DECODE_FAILURE,
+                format!(
+                    "IPAM plugin {} answered VERSION with what is not JSON: {e}",
+                    self.name
+                ),
+            )
+        })?;
+        Ok(answer["supportedVersions"]
+            .as_array()
+            .is_some_and(|all| all.iter().any(|v| v.as_str() == Some(version.as_str()))))
     }
 
-    /// STATUS, forwarded; a plugin that predates STATUS is asked its
-    /// VERSION instead: answering is being there.
+    /// GC, forwarded when the plugin speaks the configuration's version.
+    /// `Ok(false)` when it predates GC: the caller then releases the stale
+    /// attachments it knows of one by one.
+    pub fn gc(&self, config: &Config) -> Result<bool, CniError> {
+        if !self.speaks(config.version)? {
+            return Ok(false);
+        }
+        self.exec(Command::Gc, None, &config.raw).map(|_| true)
+    }
+
+    /// STATUS, forwarded when the plugin speaks the configuration's
+    /// version; a plugin that predates STATUS is ready when it answers
+    /// VERSION.
     pub fn status(&self, config: &Config) -> Result<(), CniError> {
         let unavailable = |e: CniError| CniError {
             code: code::NOT_AVAILABLE,
             ..e
         };
-        match self.exec(Command::Status, None, &config.raw) {
-            Ok(_) => Ok(()),
-            Err(e) if predates(&e) => self
-                .exec(Command::Version, None, &config.raw)
-                .map(drop)
-                .map_err(unavailable),
-            Err(e) => Err(e),
+        if self.speaks(config.version).map_err(unavailable)? {
+            self.exec(Command::Status, None, &config.raw).map(drop)
+        } else {
+            Ok(())
         }
     }
 }
@@ -335,8 +347,8 @@ case "$CNI_COMMAND" in ADD) echo '{"cniVersion":"'$v'","ips":[{"address":"10.1.0
         ipam.status(&c).unwrap();
         assert_eq!(
             p.log(),
-            "DEL 1.1.0 old1/eth1 nonetns\nDEL 1.0.0 old1/eth1 nonetns\nGC 1.1.0 / nonetns\n\
-             STATUS 1.1.0 / nonetns\nVERSION 1.1.0 / nonetns\n"
+            "DEL 1.1.0 old1/eth1 nonetns\nDEL 1.0.0 old1/eth1 nonetns\n\
+             VERSION 1.1.0 / nonetns\nVERSION 1.1.0 / nonetns\n"
         );
     }
 }

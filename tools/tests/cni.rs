@@ -1,0 +1,552 @@
+//! The CNI plugin in the lab, called exactly as a runtime calls it: the
+//! `CNI_*` variables, the configuration on stdin, the result on stdout,
+//! with Debian's host-local for addresses (and loopback, portmap, tuning
+//! around it in a chain), for each version it speaks.
+
+use nsnet_lab::{lab, Lab, Out, SERVICE, UPLINK};
+use serde_json::{json, Value};
+
+const VERSIONS: [&str; 3] = ["0.4.0", "1.0.0", "1.1.0"];
+/// Debian's containernetworking-plugins.
+const PLUGINS: &str = "/usr/lib/cni";
+/// host-local's reservations, in the lab's private /run.
+const IPAM_DIR: &str = "/run/cni-ipam";
+
+/// A network configuration: nsnet on 10.77.0.0/24 (and whatever `extra`
+/// adds or replaces), with a default route.
+fn conf(version: &str, extra: Value) -> Value {
+    let mut c = json!({
+        "cniVersion": version,
+        "name": "labnet",
+        "type": "nsnet",
+        "ipam": {
+            "type": "host-local",
+            "dataDir": IPAM_DIR,
+            "ranges": [[{"subnet": "10.77.0.0/24"}]],
+            "routes": [{"dst": "0.0.0.0/0"}]
+        }
+    });
+    for (k, v) in extra.as_object().expect("an object").iter() {
+        c[k] = v.clone();
+    }
+    c
+}
+
+/// Runs `plugin` (nsnet from the build, or one of Debian's by name) as a
+/// runtime would: `container` is `(id, ifname, netns name)`.
+fn call(
+    lab: &Lab,
+    plugin: &str,
+    command: &str,
+    conf: &Value,
+    container: Option<(&str, &str, &str)>,
+) -> Out {
+    let path = if plugin == "nsnet" {
+        nsnet_lab::bin("nsnet").display().to_string()
+    } else {
+        format!("{PLUGINS}/{plugin}")
+    };
+    let mut argv = vec![
+        "env".to_string(),
+        format!("CNI_COMMAND={command}"),
+        format!("CNI_PATH={}:{PLUGINS}", nsnet_lab::bin_dir().display()),
+    ];
+    if let Some((id, ifname, netns)) = container {
+        argv.push(format!("CNI_CONTAINERID={id}"));
+        argv.push(format!("CNI_IFNAME={ifname}"));
+        if !netns.is_empty() {
+            argv.push(format!("CNI_NETNS=/run/netns/{netns}"));
+        }
+        argv.push("CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAME=lab".into());
+    }
+    argv.push(path);
+    lab.run_with_stdin(&argv, &conf.to_string())
+}
+
+fn nsnet(lab: &Lab, command: &str, conf: &Value, container: (&str, &str, &str)) -> Out {
+    call(lab, "nsnet", command, conf, Some(container))
+}
+
+/// ADD, which must succeed: its result.
+fn add(lab: &Lab, conf: &Value, container: (&str, &str, &str)) -> Value {
+    let out = nsnet(lab, "ADD", conf, container).expect_ok(&format!("ADD {container:?}"));
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("ADD printed no JSON ({e}): {}", out.stdout))
+}
+
+/// A failure, with the error JSON it printed.
+fn refused(out: Out) -> Value {
+    assert_eq!(
+        out.code(),
+        1,
+        "expected a failure: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("no error JSON ({e}): {}", out.stdout))
+}
+
+/// `conf` with `prevResult`, as DEL and CHECK get it.
+fn with_prev(conf: &Value, result: &Value) -> Value {
+    let mut c = conf.clone();
+    c["prevResult"] = result.clone();
+    c
+}
+
+/// The lab, ready for named namespaces: the first `ip netns add` makes
+/// /run/netns a mount point of its own, which a snapshot would see.
+fn ready(lab: &Lab) {
+    lab.sh_ok("ip netns add nsnet-prime && ip netns del nsnet-prime");
+}
+
+fn netns(lab: &Lab, name: &str) {
+    lab.sh_ok(&format!("ip netns add {name}"));
+}
+
+fn in_ns(lab: &Lab, name: &str, script: &str) -> Out {
+    lab.sh(&format!("ip netns exec {name} sh -c '{script}'"))
+}
+
+/// host-local's reservations left (its lock and bookkeeping files aside).
+fn reservations(lab: &Lab) -> String {
+    lab.sh_ok(&format!(
+        "find {IPAM_DIR} -type f ! -name lock ! -name 'last_reserved_ip*' 2>/dev/null | sort"
+    ))
+}
+
+#[test]
+fn version_answers_in_the_version_asked() {
+    let lab = lab!();
+    for v in VERSIONS {
+        let out =
+            call(&lab, "nsnet", "VERSION", &json!({"cniVersion": v}), None).expect_ok("VERSION");
+        let answer: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(
+            answer,
+            json!({"cniVersion": v, "supportedVersions": VERSIONS})
+        );
+    }
+}
+
+#[test]
+fn add_check_del_point_to_point_in_each_version() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    for v in VERSIONS {
+        netns(&lab, "c1");
+        let c = conf(v, json!({}));
+        let id = ("c1id", "eth0", "c1");
+        let r = add(&lab, &c, id);
+        assert_eq!(r["cniVersion"], v);
+        let host = r["interfaces"][0]["name"].as_str().unwrap().to_string();
+        assert!(host.starts_with("nsc") && host.len() == 15, "{r}");
+        assert_eq!(r["interfaces"][1]["name"], "eth0");
+        assert_eq!(r["interfaces"][1]["sandbox"], "/run/netns/c1");
+        assert!(
+            r["interfaces"][1]["mac"]
+                .as_str()
+                .unwrap()
+                .starts_with("02:"),
+            "{r}"
+        );
+        let addr = r["ips"][0]["address"].as_str().unwrap().to_string();
+        assert!(addr.starts_with("10.77.0.") && addr.ends_with("/24"), "{r}");
+        assert_eq!(r["ips"][0]["gateway"], "10.77.0.1");
+        assert_eq!(r["ips"][0]["interface"], 1);
+        assert_eq!(r["ips"][0].get("version").is_some(), v == "0.4.0", "{r}");
+        assert_eq!(r["routes"], json!([{"dst": "0.0.0.0/0"}]));
+        // The container reaches the host, the host the container.
+        in_ns(&lab, "c1", "ping -c1 -W2 10.77.0.1").expect_ok("ping the gateway");
+        lab.sh_ok(&format!("ping -c1 -W2 {}", addr.trim_end_matches("/24")));
+        assert!(lab
+            .sh_ok(&format!("ip -d link show {host}"))
+            .contains("alias nsnet:cni:labnet:c1id:eth0"));
+        nsnet(&lab, "CHECK", &with_prev(&c, &r), id).expect_ok("CHECK after ADD");
+        assert_ne!(reservations(&lab), "");
+        nsnet(&lab, "DEL", &with_prev(&c, &r), id).expect_ok("DEL");
+        nsnet(&lab, "DEL", &with_prev(&c, &r), id).expect_ok("DEL again");
+        nsnet(&lab, "DEL", &c, id).expect_ok("DEL without prevResult");
+        assert_eq!(reservations(&lab), "", "DEL released the address");
+        in_ns(&lab, "c1", "ip -o link show eth0")
+            .ok()
+            .then(|| panic!("eth0 is still in c1"));
+        lab.sh_ok("ip netns del c1");
+    }
+    lab.assert_settles(&before);
+}
+
+#[test]
+fn add_on_an_existing_interface_fails_and_changes_nothing() {
+    let lab = lab!();
+    netns(&lab, "c1");
+    lab.sh_ok("ip -n c1 link add eth0 type veth peer name eth1");
+    ready(&lab);
+    let before = lab.snapshot();
+    let e = refused(nsnet(
+        &lab,
+        "ADD",
+        &conf("1.0.0", json!({})),
+        ("c1id", "eth0", "c1"),
+    ));
+    assert_eq!(e["code"], 100);
+    assert_eq!(
+        e["msg"],
+        "cannot create eth0 in the network namespace /run/netns/c1: an interface with that name already exists there"
+    );
+    assert_eq!(reservations(&lab), "");
+    lab.assert_unchanged(&before);
+    lab.sh_ok("ip netns del c1");
+}
+
+#[test]
+fn del_succeeds_when_the_namespace_is_gone_and_releases_the_address() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    netns(&lab, "c1");
+    let c = conf("1.0.0", json!({}));
+    let r = add(&lab, &c, ("c1id", "eth0", "c1"));
+    lab.sh_ok("ip netns del c1");
+    nsnet(&lab, "DEL", &with_prev(&c, &r), ("c1id", "eth0", "c1")).expect_ok("DEL, namespace gone");
+    nsnet(&lab, "DEL", &with_prev(&c, &r), ("c1id", "eth0", "")).expect_ok("DEL, no CNI_NETNS");
+    assert_eq!(reservations(&lab), "");
+    lab.assert_settles(&before);
+}
+
+#[test]
+fn bridge_containers_reach_each_other_and_the_bridge_goes_with_the_last() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    let c = conf("1.1.0", json!({"bridge": "nsbr7", "mtu": 1400}));
+    let mut results = Vec::new();
+    for n in 1..=2 {
+        let name = format!("c{n}");
+        netns(&lab, &name);
+        let id = format!("id{n}");
+        results.push(add(&lab, &c, (&id, "eth0", &name)));
+    }
+    let r = &results[0];
+    assert_eq!(r["interfaces"][0], json!({"name": "nsbr7"}));
+    assert_eq!(r["interfaces"][2]["mtu"], 1400);
+    assert_eq!(r["ips"][0]["interface"], 2);
+    lab.sh_ok("ip -o addr show nsbr7 | grep -q 'inet 10.77.0.1/24'");
+    in_ns(&lab, "c1", "ping -c1 -W2 10.77.0.3").expect_ok("c1 reaches c2");
+    in_ns(
+        &lab,
+        "c2",
+        "ping -c1 -W2 10.77.0.2 && ip link show eth0 | grep -q \"mtu 1400\"",
+    )
+    .expect_ok("c2 reaches c1");
+    nsnet(
+        &lab,
+        "CHECK",
+        &with_prev(&c, &results[1]),
+        ("id2", "eth0", "c2"),
+    )
+    .expect_ok("CHECK");
+    nsnet(
+        &lab,
+        "DEL",
+        &with_prev(&c, &results[0]),
+        ("id1", "eth0", "c1"),
+    )
+    .expect_ok("DEL c1");
+    lab.sh_ok("ip link show nsbr7");
+    nsnet(
+        &lab,
+        "DEL",
+        &with_prev(&c, &results[1]),
+        ("id2", "eth0", "c2"),
+    )
+    .expect_ok("DEL c2");
+    assert!(
+        !lab.sh("ip link show nsbr7").ok(),
+        "the bridge went with its last port"
+    );
+    lab.sh_ok("ip netns del c1; ip netns del c2");
+    assert_eq!(reservations(&lab), "");
+    lab.assert_settles(&before);
+}
+
+#[test]
+fn point_to_point_containers_reach_each_other_through_the_host() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    let c = conf("1.0.0", json!({}));
+    for n in 1..=2 {
+        netns(&lab, &format!("c{n}"));
+        add(&lab, &c, (&format!("id{n}"), "eth0", &format!("c{n}")));
+    }
+    lab.sh_ok("echo 1 > /proc/sys/net/ipv4/ip_forward");
+    in_ns(&lab, "c1", "ping -c1 -W2 10.77.0.3").expect_ok("c1 reaches c2");
+    lab.sh_ok("echo 0 > /proc/sys/net/ipv4/ip_forward");
+    for n in 1..=2 {
+        nsnet(
+            &lab,
+            "DEL",
+            &c,
+            (&format!("id{n}"), "eth0", &format!("c{n}")),
+        )
+        .expect_ok("DEL");
+    }
+    lab.sh_ok("ip netns del c1; ip netns del c2");
+    lab.assert_settles(&before);
+}
+
+#[test]
+fn ipmasq_reaches_the_internet_and_fifty_containers_make_one_masquerade() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    let c = conf("1.0.0", json!({"bridge": "nsbr8", "ipMasq": true}));
+    let mut results = Vec::new();
+    for n in 0..50 {
+        let name = format!("c{n}");
+        netns(&lab, &name);
+        results.push(add(&lab, &c, (&format!("id{n}"), "eth0", &name)));
+    }
+    assert_eq!(
+        lab.sh_ok("natctl list"),
+        "10.77.0.0/24 masquerade out=any backend=nft\n"
+    );
+    let seen = in_ns(&lab, "c7", &format!("labsvc ask tcp {SERVICE}"))
+        .expect_ok("c7 reaches the internet")
+        .stdout;
+    assert_eq!(seen.trim(), UPLINK, "the service sees the host's address");
+    for (n, r) in results.iter().enumerate() {
+        nsnet(
+            &lab,
+            "DEL",
+            &with_prev(&c, r),
+            (&format!("id{n}"), "eth0", &format!("c{n}")),
+        )
+        .expect_ok("DEL");
+        let left = lab.sh_ok("natctl list");
+        assert_eq!(left.is_empty(), n == 49, "after DEL of c{n}: {left}");
+        lab.sh_ok(&format!("ip netns del c{n}"));
+    }
+    assert_eq!(reservations(&lab), "");
+    // natctl turned forwarding on and leaves it on by design.
+    lab.sh_ok("echo 0 > /proc/sys/net/ipv4/ip_forward");
+    lab.assert_settles(&before);
+}
+
+#[test]
+fn check_fails_on_whatever_is_removed_behind_its_back() {
+    let lab = lab!();
+    let c = conf("1.0.0", json!({"ipMasq": true}));
+    let id = ("c1id", "eth0", "c1");
+    for (what, breaking, says) in [
+        (
+            "address",
+            "ip -n c1 addr del 10.77.0.2/24 dev eth0",
+            "the address 10.77.0.2/24 is missing from eth0",
+        ),
+        (
+            "route",
+            "ip -n c1 route del default",
+            "the route to 0.0.0.0/0 is missing",
+        ),
+        (
+            "masquerade",
+            "natctl del 10.77.0.0/24",
+            "10.77.0.0/24 is not masqueraded",
+        ),
+        ("interface", "ip -n c1 link del eth0", "is missing"),
+    ] {
+        netns(&lab, "c1");
+        let r = add(&lab, &c, id);
+        nsnet(&lab, "CHECK", &with_prev(&c, &r), id).expect_ok("CHECK before");
+        lab.sh_ok(breaking);
+        let e = refused(nsnet(&lab, "CHECK", &with_prev(&c, &r), id));
+        assert_eq!(e["code"], 100, "{what}: {e}");
+        let msg = e["msg"].as_str().unwrap();
+        assert!(
+            msg.starts_with("CHECK of c1id/eth0: ") && msg.contains(says),
+            "{what}: {msg}"
+        );
+        nsnet(&lab, "DEL", &with_prev(&c, &r), id).expect_ok("DEL");
+        lab.sh_ok("ip netns del c1");
+    }
+    let e = refused(nsnet(&lab, "CHECK", &c, id));
+    assert_eq!(e["code"], 7);
+}
+
+#[test]
+fn gc_removes_exactly_the_stale_attachments() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    for key in ["cni.dev/valid-attachments", "cni.dev/attachments"] {
+        let c = conf("1.1.0", json!({"bridge": "nsbr9"}));
+        for n in 1..=3 {
+            netns(&lab, &format!("c{n}"));
+            add(&lab, &c, (&format!("id{n}"), "eth0", &format!("c{n}")));
+        }
+        let mut gc = c.clone();
+        gc[key] = json!([{"containerID": "id2", "ifname": "eth0"}]);
+        call(&lab, "nsnet", "GC", &gc, None).expect_ok("GC");
+        for (n, alive) in [(1, false), (2, true), (3, false)] {
+            assert_eq!(
+                in_ns(&lab, &format!("c{n}"), "ip link show eth0").ok(),
+                alive,
+                "{key}: c{n}"
+            );
+        }
+        let held = reservations(&lab);
+        assert_eq!(held.lines().count(), 1, "{key}: {held}");
+        let owner = lab.sh_ok(&format!("head -n1 {}", held.trim()));
+        assert_eq!(owner.trim(), "id2", "{key}: only id2's address is left");
+        gc[key] = json!([]);
+        call(&lab, "nsnet", "GC", &gc, None).expect_ok("GC of all");
+        assert!(
+            !lab.sh("ip link show nsbr9").ok(),
+            "{key}: the bridge went with the last"
+        );
+        assert_eq!(reservations(&lab), "");
+        lab.sh_ok("ip netns del c1; ip netns del c2; ip netns del c3");
+    }
+    lab.assert_settles(&before);
+}
+
+#[test]
+fn status_is_ready_with_its_ipam_plugin_and_needs_1_1_0() {
+    let lab = lab!();
+    call(
+        &lab,
+        "nsnet",
+        "STATUS",
+        &conf("1.1.0", json!({"ipMasq": true})),
+        None,
+    )
+    .expect_ok("STATUS");
+    let e = refused(call(
+        &lab,
+        "nsnet",
+        "STATUS",
+        &conf("1.1.0", json!({"ipam": {"type": "nosuch"}})),
+        None,
+    ));
+    assert_eq!(e["code"], 50);
+    assert!(
+        e["msg"]
+            .as_str()
+            .unwrap()
+            .contains("cannot find the IPAM plugin \"nosuch\""),
+        "{e}"
+    );
+    let e = refused(call(
+        &lab,
+        "nsnet",
+        "STATUS",
+        &conf("1.0.0", json!({})),
+        None,
+    ));
+    assert_eq!(e["code"], 1);
+}
+
+#[test]
+fn bad_configurations_get_the_spec_error_and_change_nothing() {
+    let lab = lab!();
+    netns(&lab, "c1");
+    ready(&lab);
+    let before = lab.snapshot();
+    let no_ipam = {
+        let mut c = conf("1.0.0", json!({}));
+        c.as_object_mut().unwrap().remove("ipam");
+        c
+    };
+    let bad_subnet = conf(
+        "1.0.0",
+        json!({"ipam": {"type": "host-local", "dataDir": IPAM_DIR, "ranges": [[{"subnet": "10.77.0.0/33"}]]}}),
+    );
+    for (c, code, msg) in [
+        (no_ipam, 7, "invalid network configuration: \"ipam\" is missing"),
+        (bad_subnet, 999, "IPAM plugin host-local: invalid CIDR address: 10.77.0.0/33"),
+        (conf("1.0.0", json!({"ipMasq": "yes"})), 7, "invalid network configuration: \"ipMasq\" must be true or false, not the string \"yes\""),
+        (conf("1.0.0", json!({"mtu": "1500"})), 7, "invalid network configuration: \"mtu\" must be a number from 68 to 65535, not the string \"1500\""),
+        (conf("1.0.0", json!({"bridge": "a-bridge-name-too-long"})), 7, "invalid network configuration: \"bridge\": invalid interface name 'a-bridge-name-too-long': longer than 15 bytes"),
+        (conf("0.3.1", json!({})), 1, "incompatible CNI versions"),
+    ] {
+        let e = refused(nsnet(&lab, "ADD", &c, ("c1id", "eth0", "c1")));
+        assert_eq!(e["code"], code, "{e}");
+        assert!(e["msg"].as_str().unwrap().starts_with(msg), "{e}");
+    }
+    let e = refused(lab.run_with_stdin(
+        &[
+            "env",
+            "CNI_COMMAND=ADD",
+            "CNI_CONTAINERID=c1id",
+            "CNI_IFNAME=eth0",
+            "CNI_NETNS=/run/netns/c1",
+            "nsnet",
+        ],
+        "{not json",
+    ));
+    assert_eq!(e["code"], 6);
+    let e = refused(lab.run_with_stdin(&["env", "CNI_COMMAND=ADD", "nsnet"], "{}"));
+    assert_eq!(e["code"], 4);
+    assert!(
+        e["msg"]
+            .as_str()
+            .unwrap()
+            .contains("CNI_CONTAINERID is not set"),
+        "{e}"
+    );
+    assert_eq!(reservations(&lab), "");
+    lab.assert_unchanged(&before);
+    lab.sh_ok("ip netns del c1");
+}
+
+#[test]
+fn chains_with_loopback_before_and_portmap_and_tuning_after() {
+    let lab = lab!();
+    netns(&lab, "c1");
+    let id = ("c1id", "eth0", "c1");
+    for v in ["0.4.0", "1.0.0"] {
+        let lo = json!({"cniVersion": v, "name": "labnet", "type": "loopback"});
+        let r0: Value = serde_json::from_str(
+            &call(&lab, "loopback", "ADD", &lo, Some(("c1id", "lo", "c1")))
+                .expect_ok("loopback")
+                .stdout,
+        )
+        .unwrap();
+        let c = with_prev(&conf(v, json!({})), &r0);
+        let r1 = add(&lab, &c, id);
+        assert_eq!(
+            r1["interfaces"][0]["name"], "lo",
+            "loopback's result is kept first"
+        );
+        assert_eq!(r1["ips"].as_array().unwrap().len(), 3, "{r1}");
+        assert_eq!(r1["ips"][2]["interface"], 2, "{r1}");
+        let tuning = json!({"cniVersion": v, "name": "labnet", "type": "tuning", "sysctl": {"net.ipv4.conf.eth0.rp_filter": "2"}, "prevResult": r1});
+        let r2: Value = serde_json::from_str(
+            &call(&lab, "tuning", "ADD", &tuning, Some(id))
+                .expect_ok("tuning")
+                .stdout,
+        )
+        .unwrap();
+        assert_eq!(
+            in_ns(&lab, "c1", "cat /proc/sys/net/ipv4/conf/eth0/rp_filter")
+                .stdout
+                .trim(),
+            "2"
+        );
+        let full = with_prev(&conf(v, json!({})), &r2);
+        nsnet(&lab, "CHECK", &full, id).expect_ok("CHECK with the chain's result");
+        nsnet(&lab, "DEL", &full, id).expect_ok("DEL");
+        call(
+            &lab,
+            "loopback",
+            "DEL",
+            &with_prev(&lo, &r0),
+            Some(("c1id", "lo", "c1")),
+        )
+        .expect_ok("loopback DEL");
+    }
+    lab.sh_ok("ip netns del c1");
+}
