@@ -33,20 +33,23 @@ bench:
 
 # lint the man pages (a test keeps them in step with --help)
 man:
-    mandoc -Tlint -W warning man/*.1
+    mandoc -Tlint -W warning man/*.1 man/*.7
 
-# binaries, man pages and bash/zsh completions under PREFIX (`just install PREFIX=/usr/local` or `just install /opt/nsnet`)
+# binaries, man pages and bash/zsh completions under PREFIX (`just install PREFIX=/usr/local` or `just install /opt/nsnet`); the CNI plugin in PREFIX/lib/cni
 install PREFIX="/usr/local":
     #!/usr/bin/env bash
     set -euo pipefail
     prefix="{{PREFIX}}"
     prefix="${prefix#PREFIX=}"
     cargo build --release --workspace
-    install -d "$prefix/bin" "$prefix/share/man/man1" "$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions"
+    install -d "$prefix/bin" "$prefix/lib/cni" "$prefix/share/man/man1" "$prefix/share/man/man7" "$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions"
     for t in {{tools}}; do
         install -m755 "target/release/$t" "$prefix/bin/$t"
         NSNET_COMPLETIONS=bash "target/release/$t" > "$prefix/share/bash-completion/completions/$t"
         NSNET_COMPLETIONS=zsh "target/release/$t" > "$prefix/share/zsh/site-functions/_$t"
     done
     install -m644 man/*.1 "$prefix/share/man/man1/"
-    echo "installed {{tools}} under $prefix"
+    install -m755 target/release/nsnet "$prefix/lib/cni/nsnet"
+    install -m644 man/*.7 "$prefix/share/man/man7/"
+    echo "installed {{tools}} under $prefix, and the CNI plugin as $prefix/lib/cni/nsnet"
+    echo "point the runtime at it: cni_plugin_dirs = [\"$prefix/lib/cni\", \"/usr/lib/cni\"] in containers.conf, or CNI_PATH=$prefix/lib/cni:/usr/lib/cni (see nsnet-cni(7))"

@@ -116,6 +116,26 @@ fn reservations(lab: &Lab) -> String {
 }
 
 #[test]
+fn help_points_to_the_man_page_which_lints() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_nsnet"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("nsnet-cni(7)"));
+    let page = concat!(env!("CARGO_MANIFEST_DIR"), "/../man/nsnet-cni.7");
+    let lint = std::process::Command::new("mandoc")
+        .args(["-Tlint", "-W", "warning", page])
+        .output()
+        .expect("mandoc (./deps installs it)");
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+}
+
+#[test]
 fn version_answers_in_the_version_asked() {
     let lab = lab!();
     for v in VERSIONS {

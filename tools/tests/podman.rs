@@ -63,6 +63,10 @@ fn podman_runs_containers_on_an_nsnet_network() {
             "this test needs {program}: run ./deps"
         );
     }
+    assert!(
+        !lab.sh("ldd /bin/busybox").ok(),
+        "the root file system needs a static busybox: install busybox-static (./deps)"
+    );
     lab.sh_ok("ip netns add prime && ip netns del prime");
     let before = lab.snapshot();
     let bin = nsnet_lab::bin_dir().display().to_string();
