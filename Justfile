@@ -31,6 +31,12 @@ bench:
     mv bench/RESULTS.md.new bench/RESULTS.md
     cat bench/RESULTS.md
 
+# podman run --rm … true on an nsnet network beside a CNI bridge and netavark, in a private lab; rewrites bench/cni.md (RUNS=20 by default)
+bench-cni:
+    ./deps bench
+    cargo build --workspace --release
+    target/release/labrun bash "$PWD/bench/cni.sh"
+
 # lint the man pages (a test keeps them in step with --help)
 man:
     mandoc -Tlint -W warning man/*.1 man/*.7
