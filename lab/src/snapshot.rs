@@ -1,11 +1,16 @@
 //! The residue check: what host looks like (links, addresses, routes,
-//! firewall, mounts, namespaces, processes) and a readable diff of two looks.
+//! firewall, mounts, namespaces, the sysctls the tools may touch,
+//! processes) and a readable diff of two looks.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The script that prints host's state, one `== section` header each.
-/// Counters are left out: they change with traffic, not with residue.
+/// Counters are left out: they change with traffic, not with residue. The
+/// sysctls are those natctl, netinit or a firewall change may flip —
+/// forwarding, `route_localnet`, `rp_filter`, `disable_ipv6` — for `all`,
+/// `default` and every interface (`/proc/sys/net` shows the reader's own
+/// network namespace: host's).
 pub(crate) const SCRIPT: &str = r#"
 echo '== links'; ip -d link show
 echo '== addresses'; ip addr show
@@ -15,6 +20,11 @@ echo '== nft'; nft -s list ruleset
 echo '== iptables'; iptables-save; ip6tables-save
 echo '== mounts'; cat /proc/self/mountinfo
 echo '== netns'; ls -A /run/netns
+# An interface the kernel removes meanwhile takes its files along: no error.
+echo '== sysctls'; grep -Hs . /proc/sys/net/ipv4/ip_forward \
+    /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv4/conf/*/route_localnet \
+    /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv6/conf/*/forwarding \
+    /proc/sys/net/ipv6/conf/*/disable_ipv6 || true
 "#;
 
 /// Host's state, section by section.
@@ -23,7 +33,50 @@ pub struct Snapshot {
     sections: BTreeMap<String, Vec<String>>,
 }
 
+/// Leaves out what follows the kernel's carrier detection, which lags
+/// behind configuration by up to a second (`NO-CARRIER`, `LOWER_UP`,
+/// `state DOWN`, `linkdown`): a snapshot taken right after a fast change
+/// must not differ from one taken a moment later.
+fn without_carrier(line: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut skip_next = false;
+    for word in line.split(' ') {
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        match word {
+            "state" => skip_next = true,
+            "linkdown" => {}
+            _ => words.push(word.replace("NO-CARRIER,", "").replace(",LOWER_UP", "")),
+        }
+    }
+    words.join(" ")
+}
+
+/// Leaves out a bridge's timers (`gc_timer  297.80`): they tick, and are
+/// not residue.
+fn without_timers(line: &str) -> String {
+    let mut words = line.split_whitespace();
+    let mut kept = Vec::new();
+    while let Some(word) = words.next() {
+        if word.ends_with("_timer") {
+            words.next();
+        } else {
+            kept.push(word);
+        }
+    }
+    kept.join(" ")
+}
+
 fn normalise(section: &str, line: &str) -> Option<String> {
+    if ["links", "addresses", "routes"].contains(&section) {
+        let line = without_carrier(line);
+        if section == "links" && line.contains("_timer ") {
+            return Some(without_timers(&line));
+        }
+        return Some(line);
+    }
     if section == "iptables" {
         if line.starts_with('#') {
             return None;
@@ -118,6 +171,40 @@ mod tests {
             "[links]\n- 2: up0\n+ 3: veth0\n[nft]\n+ table ip nsnet {\n[processes]\n+ pid 7: sleep\n"
         );
         assert_eq!(a.diff(&a), "");
+    }
+
+    #[test]
+    fn bridge_timers_are_ignored() {
+        let a = Snapshot::parse(
+            "== links\n    bridge hello_timer    0.00 gc_timer  297.80 stp_state 0\n",
+            vec![],
+        );
+        let b = Snapshot::parse(
+            "== links\n    bridge hello_timer    1.00 gc_timer   12.01 stp_state 0\n",
+            vec![],
+        );
+        assert_eq!(a.diff(&b), "");
+        assert_eq!(a.section("links"), ["bridge stp_state 0".to_string()]);
+    }
+
+    #[test]
+    fn carrier_detection_is_ignored() {
+        let a = Snapshot::parse(
+            "== links\n3: v1@if2: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state UNKNOWN mode DEFAULT\n\
+             == routes\n10.0.0.0/24 dev v1 proto kernel scope link src 10.0.0.1 \n",
+            vec![],
+        );
+        let b = Snapshot::parse(
+            "== links\n3: v1@if2: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state DOWN mode DEFAULT\n\
+             == routes\n10.0.0.0/24 dev v1 proto kernel scope link src 10.0.0.1 linkdown \n",
+            vec![],
+        );
+        assert_eq!(a.diff(&b), "");
+        let c = Snapshot::parse(
+            "== links\n3: v1@if2: <BROADCAST,MULTICAST> mtu 1500 qdisc noqueue state DOWN mode DEFAULT\n",
+            vec![],
+        );
+        assert_ne!(a.diff(&c), "", "UP itself is no carrier detection");
     }
 
     #[test]

@@ -53,6 +53,15 @@ impl Error {
         }
     }
 
+    /// `what: said`, where the kernel explained its `errno` in words of its
+    /// own (`IPv6 is disabled on this device` says more than EACCES).
+    pub fn os_said(what: impl fmt::Display, errno: Errno, said: &str) -> Self {
+        Error {
+            errno: Some(errno),
+            ..Error::failed(format!("{what}: {said}"))
+        }
+    }
+
     /// Like [`Error::os`] for an `std::io::Error`: its errno when it has
     /// one, else its own words.
     pub fn io(what: impl fmt::Display, e: &std::io::Error) -> Self {
@@ -73,6 +82,21 @@ impl Error {
                 first.more.extend(errors);
                 Err(first)
             }
+        }
+    }
+
+    /// The same failure, of another kind (a command that could not be
+    /// executed is 126 or 127, not 125).
+    pub fn with_kind(self, kind: Kind) -> Self {
+        Error { kind, ..self }
+    }
+
+    /// The same words, keeping the OS error behind them: for a message
+    /// whose why is better said than `errno_words` says it.
+    pub fn with_errno(self, errno: Errno) -> Self {
+        Error {
+            errno: Some(errno),
+            ..self
         }
     }
 
@@ -148,23 +172,30 @@ impl<T> Context<T> for Result<T> {
     }
 }
 
-/// An I/O error in lower-case plain words, without Rust's "(os error N)"
-/// and without the network hint of [`errno_words`]: a file is not a link.
+/// An I/O error in lower-case plain words, without Rust's "(os error N)".
 pub fn io_words(e: &std::io::Error) -> String {
     match e.raw_os_error() {
-        Some(code) => Errno::from_raw(code).desc().to_lowercase(),
+        Some(code) => errno_words(Errno::from_raw(code)),
         None => e.to_string().to_lowercase(),
     }
 }
 
+/// Whether a refusal may suggest running as root: only to those who are
+/// not. Root can be refused too (a missing capability in a user namespace,
+/// a read-only /proc/sys), and telling root to be root helps nobody.
+pub fn may_suggest_root() -> bool {
+    !nix::unistd::geteuid().is_root()
+}
+
 /// Describes an OS error in lower-case plain words, with a hint where one
-/// helps. The hint to run as root is for those who are not: root can be
-/// refused too (a missing capability in a user namespace, a read-only
-/// /proc/sys), and telling root to be root helps nobody.
+/// Describes an OS error in lower-case plain words, with a hint where one
+/// helps (see [`may_suggest_root`]); EEXIST reads `already exists` (a
+/// route or an address is no file).
 pub fn errno_words(errno: Errno) -> String {
     let words = errno.desc().to_lowercase();
     match errno {
-        Errno::EPERM | Errno::EACCES if !nix::unistd::geteuid().is_root() => {
+        Errno::EEXIST => "already exists".to_string(),
+        Errno::EPERM | Errno::EACCES if may_suggest_root() => {
             format!("{words} (run as root or with CAP_NET_ADMIN)")
         }
         _ => words,
@@ -201,6 +232,7 @@ mod tests {
             hint
         );
         assert_eq!(errno_words(Errno::ESRCH), "no such process");
+        assert_eq!(errno_words(Errno::EEXIST), "already exists");
     }
 
     #[test]
@@ -212,6 +244,11 @@ mod tests {
         let io = std::io::Error::from_raw_os_error(Errno::EEXIST as i32);
         assert_eq!(Error::io("cannot make x", &io).errno(), Some(Errno::EEXIST));
         assert_eq!(Error::failed("plain").errno(), None);
+        let e = Error::failed("cannot run x: not here")
+            .with_errno(Errno::ENOENT)
+            .with_kind(Kind::NotFound);
+        assert_eq!((e.kind(), e.errno()), (Kind::NotFound, Some(Errno::ENOENT)));
+        assert_eq!(e.to_string(), "cannot run x: not here");
     }
 
     #[test]

@@ -1,16 +1,21 @@
-//! nsnet: everything the five tools share, each piece of knowledge once.
+//! nsnet: everything the tools share, each piece of knowledge once.
 //!
 //! Layers, imports pointing down only:
 //! 1. [`error`], [`exit`]: the error type with its exit status, and reporting.
 //! 2. [`name`], [`cidr`]: validated values; [`operand`]: `-` for stdin.
-//! 3. [`run`]: the only place that starts an external program.
+//! 3. [`run`]: the external programs a plan runs (`nft`, `iptables`);
+//!    [`netlink`]: rtnetlink in-process (links, addresses, routes);
+//!    [`process`] starts the rest (hooks, commands).
 //! 4. [`netns`]: what a TARGET namespace means, and its checks.
 //! 5. [`link`], [`nat`]: plans for links and for the firewall.
 //! 6. [`process`]: namespaces, hand-off, signals, waiting.
 //!
-//! Also at layer 4: [`ifwait`] (an interface's arrival) and [`resolv`] (a
-//! container's own resolv.conf). Above all layers: [`netinit`], that tool's
-//! job from command line to exec.
+//! Also at layer 4: [`ifwait`] (an interface's arrival), [`resolv`] (a
+//! container's own resolv.conf) and [`pidfile`] (a pid file written safely
+//! in a directory others may write to). Above all layers: [`netinit`],
+//! that tool's job from command line to exec, and [`netcheck`], the
+//! read-only diagnosis of a namespace's way out (its reads, probes and
+//! checks).
 
 pub mod cidr;
 pub mod cni;
@@ -20,9 +25,12 @@ pub mod ifwait;
 pub mod link;
 pub mod name;
 pub mod nat;
+pub mod netcheck;
 pub mod netinit;
+pub mod netlink;
 pub mod netns;
 pub mod operand;
+pub mod pidfile;
 pub mod process;
 pub mod resolv;
 pub mod run;

@@ -2,17 +2,19 @@
 //! NAME under /run/netns — and the checks made on it before anything is
 //! done: it must be a live network namespace, and not this host's own.
 //!
-//! The path found here is what `ip` is given (`netns /proc/42/ns/net`), so
-//! the peer of a veth is created directly inside the target namespace and
-//! a printed plan names the same namespace as a run does.
+//! A checked target stays open ([`Netns`]): the peer of a veth is created
+//! in the namespace of that file descriptor, so a PID reused or a name
+//! rebound after the check cannot redirect it. Its path is what a printed
+//! plan names (`netns /proc/42/ns/net`).
 
-use crate::error::{io_words, Error};
+use crate::error::Error;
+use nix::errno::Errno;
 use std::fmt;
-use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Where `ip netns add NAME` keeps its namespaces.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -25,7 +27,7 @@ pub enum Target {
     /// Anything with a `/`: a namespace file (`/proc/PID/ns/net`,
     /// `/run/netns/NAME`, a bind mount elsewhere).
     Path(PathBuf),
-    /// Anything else: `/run/netns/NAME`.
+    /// Anything else of printable ASCII: `/run/netns/NAME`.
     Name(String),
 }
 
@@ -50,8 +52,8 @@ impl FromStr for Target {
             Ok(Target::Path(PathBuf::from(text)))
         } else if text == "." || text == ".." {
             bad("'.' and '..' are not namespace names")
-        } else if text.contains('\0') {
-            bad("it contains a NUL byte")
+        } else if !text.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+            bad("it contains a byte that is not printable ASCII")
         } else {
             Ok(Target::Name(text.to_string()))
         }
@@ -69,11 +71,28 @@ impl Target {
     }
 
     /// Checks that the target is a live network namespace other than this
-    /// process's own, and returns it.
+    /// process's own, and returns it, open: the namespace used later is the
+    /// one checked now, even if a PID is reused or a name rebound meanwhile.
+    ///
+    /// The file is first opened with `O_PATH`, which neither blocks (a
+    /// FIFO) nor has a side effect (a device), and must be on nsfs; only
+    /// then is it opened for use, through `/proc/self/fd`.
     pub fn open(&self) -> Result<Netns, Error> {
+        use nix::fcntl::{open, OFlag};
+        use nix::sys::stat::Mode;
         let path = self.path();
-        let file = File::open(&path).map_err(|e| self.open_error(e))?;
-        let kind = what_is_open(&file);
+        let handle = open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| self.open_error(e))?;
+        let on_nsfs = nix::sys::statfs::fstatfs(&handle)
+            .map(|fs| fs.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
+            .map_err(|e| Error::os(format!("cannot use {self}"), e))?;
+        let stat = nix::sys::stat::fstat(&handle)
+            .map_err(|e| Error::os(format!("cannot use {self}"), e))?;
+        let kind = if on_nsfs {
+            what_is_open(handle.as_raw_fd())
+        } else {
+            String::new()
+        };
         if namespace_kind(&kind) != Some("net") {
             let subject = match self {
                 Target::Path(_) => "it".to_string(),
@@ -81,39 +100,49 @@ impl Target {
             };
             return Err(Error::failed(format!(
                 "cannot use {self}: {subject} is {}, not a network namespace",
-                kind_words(&kind, &file)
+                kind_words(&kind, stat.st_mode)
             )));
         }
-        let id = NsId::of(&file).map_err(|e| self.open_error(e))?;
+        let id = NsId {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+        };
         if id == NsId::own()? {
             return Err(Error::failed(format!(
                 "cannot use {self}: it is this host's own network namespace \
                  (the target must be a container's)"
             )));
         }
+        let file = open(
+            format!("/proc/self/fd/{}", handle.as_raw_fd()).as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::os(format!("cannot open {self}"), e))?;
         Ok(Netns {
             target: self.clone(),
             path,
             id,
+            file: Arc::new(file),
         })
     }
 
-    fn open_error(&self, e: std::io::Error) -> Error {
-        let why = match (self, e.kind()) {
-            (Target::Pid(pid), std::io::ErrorKind::NotFound) => {
+    fn open_error(&self, errno: Errno) -> Error {
+        let why = match (self, errno) {
+            (Target::Pid(pid), Errno::ENOENT) => {
                 if Path::new(&format!("/proc/{pid}")).exists() {
                     "the process has exited".to_string()
                 } else {
                     "no such process".to_string()
                 }
             }
-            (Target::Name(_), std::io::ErrorKind::NotFound) => {
+            (Target::Name(_), Errno::ENOENT) => {
                 format!("no such namespace in {NETNS_DIR} (see 'ip netns list')")
             }
-            (Target::Path(_), std::io::ErrorKind::NotFound) => "no such file".to_string(),
-            _ => io_words(&e),
+            (Target::Path(_), Errno::ENOENT) => "no such file".to_string(),
+            _ => return Error::os(format!("cannot use {self}"), errno),
         };
-        Error::failed(format!("cannot use {self}: {why}"))
+        Error::os_said(format!("cannot use {self}"), errno, &why)
     }
 }
 
@@ -133,8 +162,7 @@ impl fmt::Display for Target {
 /// through /proc names itself so; one bind-mounted (as `ip netns add` does)
 /// reads as its mount point instead, and the namespace is then found as the
 /// root of that nsfs mount in /proc/self/mountinfo.
-fn what_is_open(file: &File) -> String {
-    let fd = file.as_raw_fd();
+fn what_is_open(fd: RawFd) -> String {
     let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -171,15 +199,22 @@ fn nsfs_root(mountinfo: &str, id: &str) -> Option<String> {
     })
 }
 
-fn kind_words(kind: &str, file: &File) -> String {
+/// What a file that is not a network namespace is, in words.
+fn kind_words(kind: &str, mode: nix::libc::mode_t) -> String {
+    use nix::sys::stat::SFlag;
     if let Some(ns) = namespace_kind(kind) {
         return format!("a {ns} namespace");
     }
-    match file.metadata() {
-        Ok(m) if m.is_dir() => "a directory".to_string(),
-        Ok(m) if m.is_file() => "a plain file".to_string(),
-        _ => "something else".to_string(),
-    }
+    let words = match SFlag::from_bits_truncate(mode) & SFlag::S_IFMT {
+        SFlag::S_IFDIR => "a directory",
+        SFlag::S_IFREG => "a plain file",
+        SFlag::S_IFIFO => "a FIFO",
+        SFlag::S_IFSOCK => "a socket",
+        SFlag::S_IFCHR => "a character device",
+        SFlag::S_IFBLK => "a block device",
+        _ => "something else",
+    };
+    words.to_string()
 }
 
 /// A namespace's identity: the device and inode of its nsfs file.
@@ -190,14 +225,6 @@ pub struct NsId {
 }
 
 impl NsId {
-    fn of(file: &File) -> std::io::Result<NsId> {
-        let meta = file.metadata()?;
-        Ok(NsId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        })
-    }
-
     /// The network namespace this process is in.
     pub fn own() -> Result<NsId, Error> {
         let meta = std::fs::metadata("/proc/self/ns/net")
@@ -209,13 +236,22 @@ impl NsId {
     }
 }
 
-/// A target that passed the checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A target that passed the checks, held open.
+#[derive(Debug, Clone)]
 pub struct Netns {
     target: Target,
     path: PathBuf,
     id: NsId,
+    file: Arc<OwnedFd>,
 }
+
+impl PartialEq for Netns {
+    fn eq(&self, other: &Netns) -> bool {
+        (&self.target, &self.path, self.id) == (&other.target, &other.path, other.id)
+    }
+}
+
+impl Eq for Netns {}
 
 impl Netns {
     pub fn target(&self) -> &Target {
@@ -231,31 +267,22 @@ impl Netns {
         self.id
     }
 
-    /// Runs `job` in a thread of its own that has entered this namespace,
-    /// and returns what it returned: the programs it starts and the netlink
-    /// sockets it makes are the namespace's, while this thread stays where
-    /// it is. The namespace is checked again to be the one opened.
-    pub fn run_inside<R: Send>(
-        &self,
-        job: impl FnOnce() -> Result<R, Error> + Send,
-    ) -> Result<R, Error> {
-        let file = File::open(&self.path).map_err(|e| self.target.open_error(e))?;
-        if NsId::of(&file).ok() != Some(self.id) {
-            return Err(Error::failed(format!(
-                "cannot enter {}: it is no longer the namespace it was",
-                self.target
-            )));
+    /// The open namespace file: what a veth's peer is created in.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+
+    /// A stand-in for plans in unit tests: `target` as if it were open
+    /// (it holds this process's own namespace, which a plan only names).
+    #[cfg(test)]
+    pub(crate) fn for_plans(target: Target) -> Netns {
+        let file = std::fs::File::open("/proc/self/ns/net").expect("our own namespace");
+        Netns {
+            path: target.path(),
+            target,
+            id: NsId::own().expect("our own namespace"),
+            file: Arc::new(file.into()),
         }
-        std::thread::scope(|scope| {
-            scope
-                .spawn(move || {
-                    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
-                        .map_err(|e| Error::os(format!("cannot enter {}", self.target), e))?;
-                    job()
-                })
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
     }
 }
 
@@ -290,7 +317,7 @@ mod tests {
 
     #[test]
     fn malformed_targets_are_usage_errors() {
-        for bad in ["", "0", "99999999999", ".", ".."] {
+        for bad in ["", "0", "99999999999", ".", "..", "a\tb", "\u{1b}x", "é"] {
             let e = bad.parse::<Target>().unwrap_err();
             assert_eq!(e.kind(), crate::Kind::Usage, "{bad}");
         }
@@ -353,8 +380,11 @@ mod tests {
         );
         let e = Target::Name("nsnet-surely-absent".into())
             .open()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("no such namespace in /run/netns"), "{e}");
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::ENOENT));
+        assert!(
+            e.to_string().contains("no such namespace in /run/netns"),
+            "{e}"
+        );
     }
 }

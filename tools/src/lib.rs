@@ -4,7 +4,9 @@
 
 pub mod cli;
 pub mod cni;
+pub mod man;
 pub mod natctl;
+pub mod netcheck;
 pub mod netinit;
 pub mod nsrun;
 pub mod vethdown;

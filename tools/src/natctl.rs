@@ -1,6 +1,7 @@
 //! natctl: NAT so a subnet reaches the outside, on nftables or iptables,
 //! owning only its own rules. Parses, calls the library's `nat` layer, reports.
 
+use crate::cli::Cli;
 use clap::{Parser, Subcommand};
 use nsnet::cidr::Subnet;
 use nsnet::exit::Tool;
@@ -11,7 +12,10 @@ use nsnet::run::Mode;
 use nsnet::Error;
 use std::process::ExitCode;
 
-const TOOL: Tool = Tool::admin("natctl");
+const CLI: Cli = Cli::new(
+    Tool::admin("natctl"),
+    include_str!("../../man/src/natctl.1"),
+);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -78,18 +82,23 @@ fn backend_choice() -> impl clap::builder::TypedValueParser<Value = Choice> {
 }
 
 fn run() -> Result<u8, Error> {
-    let args: Args = crate::cli::parse(&TOOL)?;
+    let Some(args) = CLI.parse::<Args>()? else {
+        return Ok(0);
+    };
     match args.command {
         Cmd::Add {
             subnet,
             out,
             backend,
             dry_run,
-        } => nat::add(
-            &Masquerade { subnet, out },
-            Choice::resolve(backend)?,
-            Mode::from_dry_run(dry_run),
-        )?,
+        } => {
+            subnet.check_masquerade()?;
+            nat::add(
+                &Masquerade { subnet, out },
+                Choice::resolve(backend)?,
+                Mode::from_dry_run(dry_run),
+            )?
+        }
         Cmd::Del {
             subnets,
             if_exists,
@@ -105,5 +114,5 @@ fn run() -> Result<u8, Error> {
 }
 
 pub fn main() -> ExitCode {
-    TOOL.report(run())
+    CLI.main(run)
 }

@@ -1,5 +1,6 @@
 //! vethup: create a veth pair from the host into a network namespace.
 
+use crate::cli::Cli;
 use clap::Parser;
 use nsnet::cidr::HostCidr;
 use nsnet::exit::Tool;
@@ -10,7 +11,10 @@ use nsnet::run::Mode;
 use nsnet::Error;
 use std::process::ExitCode;
 
-const TOOL: Tool = Tool::admin("vethup");
+const CLI: Cli = Cli::new(
+    Tool::admin("vethup"),
+    include_str!("../../man/src/vethup.1"),
+);
 
 /// Create a veth pair with one end inside a network namespace.
 #[derive(Parser, Debug)]
@@ -22,8 +26,11 @@ const TOOL: Tool = Tool::admin("vethup");
 created directly inside TARGET's network namespace, left down for the container to \
 configure (netinit does). With --bridge, HOSTIF is attached to a bridge instead, \
 created when missing. Everything vethup creates carries the alias nsnet:vethup, \
-by which vethdown knows it. The whole setup is one `ip -batch` run; when the kernel \
-refuses a step, what was already done is undone.\n\n\
+by which vethdown knows it. Every step is an rtnetlink request of vethup's own, \
+acknowledged by the kernel; when the kernel refuses one, the error names it and what \
+was already done is undone. vethup and vethdown hold /run/nsnet/link.lock from \
+their first look to their last change. A pair of vethup's in the way whose \
+container has just exited is removed first.\n\n\
 TARGET is a PID, a network namespace file (/proc/PID/ns/net, /run/netns/NAME) or a \
 NAME under /run/netns."
 )]
@@ -52,7 +59,7 @@ struct Args {
     )]
     mtu: Option<u32>,
 
-    /// Print the ip commands as a shell script instead of running them
+    /// Print the equivalent ip commands as a shell script instead of acting
     #[arg(long)]
     dry_run: bool,
 
@@ -66,7 +73,9 @@ struct Args {
 }
 
 fn run() -> Result<u8, Error> {
-    let args: Args = crate::cli::parse(&TOOL)?;
+    let Some(args) = CLI.parse::<Args>()? else {
+        return Ok(0);
+    };
     let request = Up {
         addrs: args.addrs,
         ifname: args.ifname,
@@ -79,5 +88,5 @@ fn run() -> Result<u8, Error> {
 }
 
 pub fn main() -> ExitCode {
-    TOOL.report(run())
+    CLI.main(run)
 }

@@ -1,13 +1,15 @@
 //! The links of one attachment: a veth pair whose peer is made directly in
 //! the container's namespace, its host end attached to the network's
 //! bridge or, point-to-point, given the gateway's address and a route to
-//! the container. Everything is found again by its mark, the host end's
-//! alias `nsnet:cni:NETWORK:CONTAINERID:IFNAME`, so nothing of the plugin's
-//! state lives outside the kernel (and the IPAM plugin's own files).
+//! the container. Links are found again by their mark, the host end's
+//! alias `nsnet:cni:NETWORK:CONTAINERID:IFNAME` (a bridge the plugin made:
+//! `nsnet:cni:NETWORK`).
 //!
-//! The host end's name and the MACs follow from the attachment (a hash of
-//! network, container ID and interface name): DEL finds the host end by
-//! name and deletes it only when its mark matches; results need no read.
+//! Everything that names an attachment follows from one hash of network,
+//! container ID and interface name ([`identity`]): the host end's name,
+//! the MACs of both ends, and its owner record in natctl's rules. So DEL
+//! finds the host end by name (and deletes it only when its mark
+//! matches), and results need no read.
 //!
 //! Point-to-point is routed like the CNI `ptp` plugin: the host end holds
 //! the gateway address as a host address (/32, /128; many host ends may
@@ -20,8 +22,10 @@ use super::env::Attachment;
 use super::result::{CniResult, Interface, IpConfig, Route};
 use crate::cidr::HostCidr;
 use crate::error::Error;
+use crate::link::bridge::{self, NewBridge};
+use crate::link::inside::LOOPBACK_INDEX;
 use crate::link::state::{Link, State};
-use crate::link::{address_args, Plan};
+use crate::link::{Dev, Mac, Plan, Step};
 use crate::name::IfName;
 use crate::netns::Netns;
 use ipnet::IpNet;
@@ -66,45 +70,30 @@ fn fnv1a(parts: &[&str]) -> u64 {
     hash
 }
 
-/// A locally administered unicast MAC from a hash.
-fn mac(hash: u64) -> String {
-    let b = hash.to_be_bytes();
-    format!(
-        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[3], b[4], b[5], b[6], b[7]
-    )
+/// The attachment's identity: its host end is named by it, and natctl
+/// records it as the owner (`cni:` and 16 hex digits) of the rules it
+/// holds.
+pub fn identity(net: &str, a: &Attachment) -> u64 {
+    fnv1a(&[net, a.container.as_str(), a.ifname.as_str()])
 }
 
-/// The host end's name: `nsc` and 12 hex digits.
+/// The host end's name: `nsc` and the first 12 hex digits of the
+/// identity, so `natctl list`'s `cni:0123456789abcdef` is the owner of
+/// `nsc0123456789ab`.
 pub fn host_name(net: &str, a: &Attachment) -> IfName {
-    let hash = fnv1a(&[net, a.container.as_str(), a.ifname.as_str()]);
-    format!("nsc{:012x}", hash >> 16)
+    format!("nsc{:012x}", identity(net, a) >> 16)
         .parse()
         .expect("15 bytes of letters and digits")
 }
 
-fn host_mac(net: &str, a: &Attachment) -> String {
-    mac(fnv1a(&[
-        "host",
-        net,
-        a.container.as_str(),
-        a.ifname.as_str(),
-    ]))
-}
-
-fn peer_mac(net: &str, a: &Attachment) -> String {
-    mac(fnv1a(&[
-        "peer",
-        net,
-        a.container.as_str(),
-        a.ifname.as_str(),
-    ]))
+fn end_mac(end: &str, net: &str, a: &Attachment) -> Mac {
+    Mac::local(fnv1a(&[end, net, a.container.as_str(), a.ifname.as_str()]))
 }
 
 /// The bridge keeps one MAC whatever ports come and go, so the
 /// containers' neighbour entries for the gateway stay right.
-fn bridge_mac(net: &str) -> String {
-    mac(fnv1a(&["bridge", net]))
+fn bridge_mac(net: &str) -> Mac {
+    Mac::local(fnv1a(&["bridge", net]))
 }
 
 /// One address the IPAM plugin allotted, checked.
@@ -139,12 +128,9 @@ pub fn allotted(ipam: &CniResult, point_to_point: bool) -> Result<Vec<Allotted>,
         .collect()
 }
 
-fn host_prefix(addr: IpAddr) -> u8 {
-    if addr.is_ipv4() {
-        32
-    } else {
-        128
-    }
+/// `addr` alone: /32 or /128.
+fn host_net(addr: IpAddr) -> IpNet {
+    IpNet::from(addr)
 }
 
 /// What one ADD makes, all of it known before anything is done.
@@ -166,6 +152,18 @@ impl Setup<'_> {
         host_name(self.net(), self.attachment)
     }
 
+    fn host_mac(&self) -> Mac {
+        end_mac("host", self.net(), self.attachment)
+    }
+
+    fn peer_mac(&self) -> Mac {
+        end_mac("peer", self.net(), self.attachment)
+    }
+
+    fn point_to_point(&self) -> bool {
+        self.config.bridge.is_none()
+    }
+
     fn gateway_of(&self, v4: bool) -> Option<IpAddr> {
         self.ips
             .iter()
@@ -173,9 +171,11 @@ impl Setup<'_> {
             .find_map(|a| a.gateway)
     }
 
-    /// The host side: the bridge when missing, the pair, its mark, the
-    /// gateway addresses and routes of point-to-point. Refuses a host end
-    /// that exists, or a "bridge" that is something else.
+    /// The host side: the bridge when missing, the pair (its peer made in
+    /// the container), its mark, and for point-to-point the gateway
+    /// addresses and the routes to the container. Refuses a host end that
+    /// exists, or a "bridge" that is something else. A failure undoes the
+    /// pair and a bridge it made, and with them everything else.
     pub fn host_plan(&self, state: &State) -> Result<Plan, Error> {
         let host = self.host();
         let h = host.as_str();
@@ -185,131 +185,130 @@ impl Setup<'_> {
                 self.attachment
             )));
         }
-        let mtu = self.config.mtu.map(|m| m.to_string());
+        let mtu = self.config.mtu;
         let mut plan = Plan::new();
-        if let Some(br) = &self.config.bridge {
-            let b = br.as_str();
-            match state.link(b) {
+        let master = match &self.config.bridge {
+            None => None,
+            Some(br) => Some(match state.link(br.as_str()) {
                 Some(link) if !link.is("bridge") => {
                     return Err(Error::failed(format!(
-                        "cannot attach {h} to {b}: {b} is {}, not a bridge",
+                        "cannot attach {h} to {br}: {br} is {}, not a bridge",
                         link.kind_words()
                     )))
                 }
-                Some(_) => {}
+                Some(link) => Dev::known(br.as_str(), link.index),
                 None => {
-                    let mac = bridge_mac(self.net());
-                    let mut add = vec!["link", "add", b, "address", &mac];
-                    if let Some(m) = &mtu {
-                        add.extend(["mtu", m]);
-                    }
-                    add.extend(["type", "bridge"]);
-                    plan.creates(format!("create the bridge {b}"), add, ["link", "del", b]);
-                    let mark = bridge_mark(self.net());
-                    plan.step(
-                        format!("mark {b} as network {}'s", self.net()),
-                        ["link", "set", b, "alias", &mark],
+                    let gateways: Vec<HostCidr> = self
+                        .ips
+                        .iter()
+                        .filter_map(|a| {
+                            let gw = a.gateway?;
+                            Some(
+                                format!("{gw}/{}", a.addr.net().prefix_len())
+                                    .parse()
+                                    .expect("a gateway inside its subnet"),
+                            )
+                        })
+                        .collect();
+                    bridge::create(
+                        &mut plan,
+                        br,
+                        NewBridge {
+                            addrs: &gateways,
+                            mtu,
+                            mac: Some(bridge_mac(self.net())),
+                            mark: &bridge_mark(self.net()),
+                        },
                     );
-                    for a in &self.ips {
-                        if let Some(gw) = a.gateway {
-                            let cidr: HostCidr = format!("{gw}/{}", a.addr.net().prefix_len())
-                                .parse()
-                                .expect("a gateway inside its subnet");
-                            plan.step(format!("add {cidr} to {b}"), address_args(&cidr, b));
-                        }
-                    }
-                    plan.step(format!("bring {b} up"), ["link", "set", b, "up"]);
+                    Dev::made(br)
                 }
-            }
-        }
-        let netns = self.netns.path().to_string_lossy().into_owned();
-        let (hmac, pmac) = (
-            host_mac(self.net(), self.attachment),
-            peer_mac(self.net(), self.attachment),
-        );
-        let peer = self.attachment.ifname.as_str();
-        let mut add = vec!["link", "add", h, "address", &hmac];
-        if let Some(m) = &mtu {
-            add.extend(["mtu", m]);
-        }
-        if let Some(br) = &self.config.bridge {
-            add.extend(["master", br.as_str()]);
-        }
-        add.extend(["type", "veth", "peer", "name", peer, "address", &pmac]);
-        if let Some(m) = &mtu {
-            add.extend(["mtu", m]);
-        }
-        add.extend(["netns", &netns]);
-        plan.creates(
-            format!("create {h} with its peer {peer} in {}", self.netns.target()),
-            add,
-            ["link", "del", h],
-        );
-        let mark = mark(self.net(), self.attachment);
-        plan.step(
-            format!("mark {h} as {}'s", self.attachment),
-            ["link", "set", h, "alias", &mark],
-        );
-        if self.config.bridge.is_none() {
+            }),
+        };
+        plan.undoable(Step::CreateVeth {
+            name: host.clone(),
+            mtu,
+            master,
+            mac: Some(self.host_mac()),
+            peer: self.attachment.ifname.clone(),
+            peer_mac: Some(self.peer_mac()),
+            netns: self.netns.clone(),
+        });
+        let dev = Dev::made(&host);
+        plan.step(Step::SetAlias {
+            dev: dev.clone(),
+            alias: mark(self.net(), self.attachment),
+        });
+        if self.point_to_point() {
             for v4 in [true, false] {
                 if let Some(gw) = self.gateway_of(v4) {
-                    let cidr: HostCidr = format!("{gw}/{}", host_prefix(gw))
-                        .parse()
-                        .expect("a host address");
-                    plan.step(format!("add {cidr} to {h}"), address_args(&cidr, h));
+                    plan.step(Step::AddAddress {
+                        dev: dev.clone(),
+                        addr: host_net(gw).to_string().parse().expect("a host address"),
+                        prefix_route: true,
+                    });
                 }
             }
         }
-        plan.step(format!("bring {h} up"), ["link", "set", h, "up"]);
-        if self.config.bridge.is_none() {
+        plan.step(Step::SetUp {
+            dev: dev.clone(),
+            up: true,
+        });
+        if self.point_to_point() {
             for a in &self.ips {
-                let to = format!("{}/{}", a.addr.addr(), host_prefix(a.addr.addr()));
-                plan.step(
-                    format!("route {to} to {h}"),
-                    ["route", "add", &to, "dev", h],
-                );
+                plan.step(Step::AddRoute {
+                    dev: dev.clone(),
+                    to: host_net(a.addr.addr()),
+                    via: None,
+                });
             }
         }
         Ok(plan)
     }
 
-    /// Inside the container: addresses, the interface up, the routes.
-    pub fn inside_plan(&self) -> Plan {
-        let dev = self.attachment.ifname.as_str();
-        let p2p = self.config.bridge.is_none();
+    /// Inside the container, on its interface with `index`: loopback up,
+    /// the addresses, the interface up, the routes. Nothing here needs
+    /// undoing: whatever fails, removing the host end removes it all.
+    pub fn inside_plan(&self, index: u32) -> Plan {
+        let dev = Dev::known(self.attachment.ifname.as_str(), index);
+        let p2p = self.point_to_point();
         let mut plan = Plan::new();
-        plan.step("bring lo up", ["link", "set", "dev", "lo", "up"]);
+        plan.step(Step::SetUp {
+            dev: Dev::known("lo", LOOPBACK_INDEX),
+            up: true,
+        });
         for a in &self.ips {
-            let mut args = address_args(&a.addr, dev);
-            if p2p {
-                args.push("noprefixroute".into());
-            }
-            plan.step(format!("add {} to {dev}", a.addr), args);
+            plan.step(Step::AddAddress {
+                dev: dev.clone(),
+                addr: a.addr,
+                prefix_route: !p2p,
+            });
         }
-        plan.step(format!("bring {dev} up"), ["link", "set", "dev", dev, "up"]);
+        plan.step(Step::SetUp {
+            dev: dev.clone(),
+            up: true,
+        });
         if p2p {
             for a in &self.ips {
-                let gw = a.gateway.expect("checked by allotted").to_string();
-                let subnet = a.addr.subnet().to_string();
-                plan.step(
-                    format!("route the gateway {gw} to {dev}"),
-                    ["route", "add", &gw, "dev", dev, "scope", "link"],
-                );
-                plan.step(
-                    format!("route {subnet} via {gw}"),
-                    ["route", "add", &subnet, "via", &gw, "dev", dev],
-                );
+                let gw = a.gateway.expect("checked by allotted");
+                plan.step(Step::AddRoute {
+                    dev: dev.clone(),
+                    to: host_net(gw),
+                    via: None,
+                });
+                plan.step(Step::AddRoute {
+                    dev: dev.clone(),
+                    to: a.addr.net().trunc(),
+                    via: Some(gw),
+                });
             }
         }
         for r in &self.routes {
-            let dst = r.dst.to_string();
-            let gw = r.gw.or_else(|| self.gateway_of(r.dst.addr().is_ipv4()));
-            let mut args = vec!["route".to_string(), "add".into(), dst.clone()];
-            if let Some(gw) = gw {
-                args.extend(["via".into(), gw.to_string()]);
-            }
-            args.extend(["dev".into(), dev.into()]);
-            plan.step(format!("add the route to {dst}"), args);
+            let via = r.gw.or_else(|| self.gateway_of(r.dst.addr().is_ipv4()));
+            plan.step(Step::AddRoute {
+                dev: dev.clone(),
+                to: r.dst,
+                via,
+            });
         }
         plan
     }
@@ -322,19 +321,20 @@ impl Setup<'_> {
         if let Some(br) = &self.config.bridge {
             result.interfaces.push(Interface {
                 name: br.to_string(),
+                mac: Some(bridge_mac(self.net()).to_string()),
                 ..Interface::default()
             });
         }
         result.interfaces.push(Interface {
             name: self.host().to_string(),
-            mac: Some(host_mac(self.net(), self.attachment)),
+            mac: Some(self.host_mac().to_string()),
             mtu,
             ..Interface::default()
         });
         let inside = result.interfaces.len();
         result.interfaces.push(Interface {
             name: self.attachment.ifname.to_string(),
-            mac: Some(peer_mac(self.net(), self.attachment)),
+            mac: Some(self.peer_mac().to_string()),
             mtu,
             sandbox: Some(self.netns.path().to_string_lossy().into_owned()),
             ..Interface::default()
@@ -364,12 +364,18 @@ pub fn attachments<'a>(
         .filter_map(move |l| Some((l, parse_mark(net, l.alias.as_deref()?)?)))
 }
 
-/// The bridge of network `net` that the plugin made, when it has no port.
-pub fn empty_bridge<'a>(state: &'a State, net: &str, bridge: &IfName) -> Option<&'a Link> {
+/// The bridge of network `net` that the plugin made, when it has no port
+/// left once the links with the indexes in `leaving` are gone.
+pub fn emptied_bridge<'a>(
+    state: &'a State,
+    net: &str,
+    bridge: &IfName,
+    leaving: &[u32],
+) -> Option<&'a Link> {
     state
         .link(bridge.as_str())
         .filter(|br| br.is("bridge") && br.marked(&bridge_mark(net)))
-        .filter(|br| state.ports(br).next().is_none())
+        .filter(|br| state.ports(br).all(|p| leaving.contains(&p.index)))
 }
 
 /// The addresses of ours in a result: those on the interface named

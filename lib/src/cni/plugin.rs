@@ -10,13 +10,14 @@ use super::result::CniResult;
 use super::version::Version;
 use crate::cidr::Subnet;
 use crate::error::Error;
+use crate::link::lock::LinkLock;
 use crate::link::state::{Link, State};
-use crate::link::Plan;
+use crate::link::{gone, Dev, Plan, Step};
 use crate::nat::{self, Choice, Family, Masquerade};
+use crate::netlink::Socket;
 use crate::netns::{Netns, Target};
 use crate::run::Mode;
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 
 /// What the plugin prints on stdout, and whether it succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,8 +110,8 @@ fn add(env: &Env, config: &Config) -> Result<CniResult, CniError> {
     let a = env.attachment();
     let netns = open_netns(env)?;
     let ifname = a.ifname.as_str();
-    let inside = netns.run_inside(|| State::read_links(&[ifname]))?;
-    if inside.link(ifname).is_some() {
+    let mut inside = Socket::in_netns(netns.fd())?;
+    if inside.link(ifname)?.is_some() {
         return Err(CniError::new(
             code::FAILED,
             format!(
@@ -121,7 +122,7 @@ fn add(env: &Env, config: &Config) -> Result<CniResult, CniError> {
     }
     let ipam = Ipam::find(&config.ipam, &env.path)?;
     let allotment = ipam.add(config)?;
-    attach(config, a, &netns, &allotment).map_err(|e| match ipam.del(config, None) {
+    attach(config, a, &netns, &mut inside, &allotment).map_err(|e| match ipam.del(config, None) {
         Ok(()) => e,
         Err(release) => {
             let details = [
@@ -138,10 +139,14 @@ fn add(env: &Env, config: &Config) -> Result<CniResult, CniError> {
     })
 }
 
+/// The links (the host side under the link lock, as vethup makes them),
+/// then inside the container, then the masquerade; on a failure, the host
+/// end goes again, and everything inside with it.
 fn attach(
     config: &Config,
     a: &Attachment,
     netns: &Netns,
+    inside: &mut Socket,
     allotment: &CniResult,
 ) -> Result<CniResult, CniError> {
     let setup = Setup {
@@ -151,19 +156,32 @@ fn attach(
         ips: attach::allotted(allotment, config.bridge.is_none())?,
         routes: allotment.routes.clone(),
     };
-    let host = setup.host();
-    let mut names = vec![host.as_str()];
-    if let Some(br) = &config.bridge {
-        names.push(br.as_str());
+    {
+        let _lock = LinkLock::take()?;
+        let mut socket = Socket::here()?;
+        let names = link_names(config, a);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let before = State::read_links(&mut socket, &names)?;
+        setup
+            .host_plan(&before)?
+            .run(&mut socket)
+            .map_err(Error::from)?;
     }
-    let before = State::read_links(&names)?;
-    setup.host_plan(&before)?.execute(Mode::Run)?;
-    let inside = setup.inside_plan();
-    let done = netns
-        .run_inside(|| inside.execute(Mode::Run))
+    let ifname = a.ifname.as_str();
+    let done = inside
+        .link(ifname)
+        .and_then(|link| {
+            link.ok_or_else(|| {
+                Error::failed(format!(
+                    "cannot find {ifname} in {}: it vanished as it was made",
+                    netns.target()
+                ))
+            })
+        })
+        .and_then(|link| Ok(setup.inside_plan(link.index).run(inside)?))
         .and_then(|()| masquerade(config, &setup));
     if let Err(e) = done {
-        return Err(match unlink(config, a) {
+        return Err(match unlink(config, &[a]) {
             Ok(()) => e.into(),
             Err(undo) => CniError::from(e).with_details(format!("and undoing it failed: {undo}")),
         });
@@ -190,47 +208,53 @@ fn masquerade(config: &Config, setup: &Setup) -> Result<(), Error> {
     Ok(())
 }
 
-/// Removes the host end of `a` (its peer goes with it) when it carries
-/// the mark of `a`, then the network's bridge if that left it empty.
-/// Whatever is already gone is no failure.
-fn unlink(config: &Config, a: &Attachment) -> Result<(), Error> {
-    let host = attach::host_name(&config.name, a);
-    let state = State::read_links(&[host.as_str()])?;
+/// The host end of `a` and the network's bridge: what an attachment's
+/// host side is checked against.
+fn link_names(config: &Config, a: &Attachment) -> Vec<String> {
+    let mut names = vec![attach::host_name(&config.name, a).to_string()];
+    if let Some(br) = &config.bridge {
+        names.push(br.to_string());
+    }
+    names
+}
+
+/// Removes the host ends of `leaving` (each peer goes with its host end)
+/// that carry their attachment's mark, then the network's bridge if that
+/// left it without ports; under the link lock, so that no ADD attaches to
+/// the bridge in between. Whatever is already gone is no failure.
+fn unlink(config: &Config, leaving: &[&Attachment]) -> Result<(), Error> {
+    let _lock = LinkLock::take()?;
+    let mut socket = Socket::here()?;
+    let state = State {
+        links: socket.links()?,
+        addresses: Vec::new(),
+    };
     let mut plan = Plan::new();
-    if let Some(link) = state.link(host.as_str()) {
-        if link.marked(&attach::mark(&config.name, a)) {
-            plan.step(format!("remove {host}"), ["link", "del", host.as_str()]);
+    let mut indexes = Vec::new();
+    for a in leaving {
+        let host = attach::host_name(&config.name, a);
+        if let Some(link) = state.link(host.as_str()) {
+            if link.marked(&attach::mark(&config.name, a)) {
+                plan.step(Step::DeleteLink {
+                    dev: Dev::known(&link.name, link.index),
+                });
+                indexes.push(link.index);
+            }
         }
     }
-    remove(&plan)?;
-    tidy_bridge(config)
-}
-
-/// Runs a teardown plan; links that vanished meanwhile are no failure.
-fn remove(plan: &Plan) -> Result<(), Error> {
+    if let Some(br) = &config.bridge {
+        if let Some(bridge) = attach::emptied_bridge(&state, &config.name, br, &indexes) {
+            plan.step(Step::DeleteLink {
+                dev: Dev::known(&bridge.name, bridge.index),
+            });
+        }
+    }
     Error::all(
-        plan.execute_all(Mode::Run)?
+        plan.run_all(&mut socket)
             .into_iter()
-            .filter(|f| !f.no_such_device())
+            .filter(|f| !f.error.errno().is_some_and(gone))
             .map(Error::from),
     )
-}
-
-/// Removes the network's bridge when the plugin made it and no port is
-/// left.
-fn tidy_bridge(config: &Config) -> Result<(), Error> {
-    let Some(br) = &config.bridge else {
-        return Ok(());
-    };
-    let state = State::read()?;
-    let mut plan = Plan::new();
-    if let Some(bridge) = attach::empty_bridge(&state, &config.name, br) {
-        plan.step(
-            format!("remove the bridge {}, which has no ports left", bridge.name),
-            ["link", "del", &bridge.name],
-        );
-    }
-    remove(&plan)
 }
 
 /// The subnets of our addresses in a previous result.
@@ -248,11 +272,15 @@ fn subnets_of(result: &CniResult, a: &Attachment) -> Vec<Subnet> {
 fn del(env: &Env, config: &Config) -> Result<(), CniError> {
     let a = env.attachment();
     let mut errors: Vec<Error> = Vec::new();
-    errors.extend(unlink(config, a).err());
+    errors.extend(unlink(config, &[a]).err());
     if config.ip_masq {
         if let Some(prev) = &config.prev_result {
             let subnets = subnets_of(prev, a);
-            match State::read() {
+            let links = Socket::here().and_then(|mut s| s.links());
+            match links.map(|links| State {
+                links,
+                addresses: Vec::new(),
+            }) {
                 Ok(state) if attach::attachments(&state, &config.name).next().is_none() => {
                     errors.extend(nat::del(&subnets, true, Mode::Run).err());
                 }
@@ -293,11 +321,9 @@ fn check(env: &Env, config: &Config) -> Result<(), CniError> {
     })?;
     let netns = open_netns(env)?;
     let host = attach::host_name(&config.name, a);
-    let mut names = vec![host.as_str()];
-    if let Some(br) = &config.bridge {
-        names.push(br.as_str());
-    }
-    let state = State::read_links(&names)?;
+    let names = link_names(config, a);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let state = State::read_links(&mut Socket::here()?, &names)?;
     let link = state
         .link(host.as_str())
         .filter(|l| l.marked(&attach::mark(&config.name, a)))
@@ -312,7 +338,14 @@ fn check(env: &Env, config: &Config) -> Result<(), CniError> {
         }
     }
     let ifname = a.ifname.as_str();
-    let (inside, routes) = netns.run_inside(|| Ok((State::read()?, read_routes()?)))?;
+    let mut socket = Socket::in_netns(netns.fd())?;
+    let inside = State::read(&mut socket)?;
+    let routes: Vec<ipnet::IpNet> = socket
+        .routes()?
+        .into_iter()
+        .filter(|r| r.unicast)
+        .map(|r| r.destination)
+        .collect();
     let iface: &Link = inside
         .link(ifname)
         .ok_or_else(|| missing(a, format!("{ifname} is missing from {}", netns.target())))?;
@@ -347,48 +380,27 @@ fn check(env: &Env, config: &Config) -> Result<(), CniError> {
     Ipam::find(&config.ipam, &env.path)?.check(config)
 }
 
-/// The destinations of this namespace's main routing tables.
-fn read_routes() -> Result<Vec<ipnet::IpNet>, Error> {
-    let mut dsts = Vec::new();
-    for family in ["-4", "-6"] {
-        let out =
-            crate::run::Command::new(crate::run::IP, ["-j", family, "route", "show"]).run()?;
-        let routes: Vec<serde_json::Value> = serde_json::from_str(&out)
-            .map_err(|e| Error::failed(format!("cannot read ip's routes: {e}")))?;
-        for r in routes {
-            let Some(dst) = r.get("dst").and_then(|d| d.as_str()) else {
-                continue;
-            };
-            let parsed = match dst {
-                "default" if family == "-4" => "0.0.0.0/0".parse().ok(),
-                "default" => "::/0".parse().ok(),
-                d if d.contains('/') => d.parse().ok(),
-                d => d.parse::<IpAddr>().ok().map(ipnet::IpNet::from),
-            };
-            dsts.extend(parsed);
-        }
-    }
-    Ok(dsts)
-}
-
 /// GC: removes every attachment of the network not in the valid list —
 /// its links and its addresses — then passes GC on to the IPAM plugin and
 /// tidies the bridge. Carries on past failures and reports them all.
 fn gc(env: &Env, config: &Config) -> Result<(), CniError> {
     let valid: BTreeSet<&Attachment> = config.valid_attachments.iter().collect();
     let ipam = Ipam::find(&config.ipam, &env.path)?;
-    let state = State::read()?;
+    let state = State {
+        links: Socket::here()?.links()?,
+        addresses: Vec::new(),
+    };
+    let stale: Vec<Attachment> = attach::attachments(&state, &config.name)
+        .map(|(_, a)| a)
+        .filter(|a| !valid.contains(a))
+        .collect();
     let mut errors: Vec<CniError> = Vec::new();
-    for (link, stale) in
-        attach::attachments(&state, &config.name).filter(|(_, a)| !valid.contains(a))
-    {
-        let mut plan = Plan::new();
-        plan.step(format!("remove {}", link.name), ["link", "del", &link.name]);
-        errors.extend(remove(&plan).err().map(CniError::from));
-        errors.extend(ipam.del(config, Some(&stale)).err());
+    let leaving: Vec<&Attachment> = stale.iter().collect();
+    errors.extend(unlink(config, &leaving).err().map(CniError::from));
+    for a in &stale {
+        errors.extend(ipam.del(config, Some(a)).err());
     }
     errors.extend(ipam.gc(config).err());
-    errors.extend(tidy_bridge(config).err().map(CniError::from));
     let mut errors = errors.into_iter();
     match errors.next() {
         None => Ok(()),
