@@ -2,7 +2,7 @@
 //!
 //! Layers, imports pointing down only:
 //! 1. [`error`], [`exit`]: the error type with its exit status, and reporting.
-//! 2. [`name`], [`cidr`]: validated values; [`operand`]: `-` for stdin.
+//! 2. [`name`], [`cidr`], [`port`]: validated values; [`operand`]: `-` for stdin.
 //! 3. [`run`]: the only place that starts an external program.
 //! 4. [`netns`]: what a TARGET namespace means, and its checks.
 //! 5. [`link`], [`nat`]: plans for links and for the firewall.
@@ -22,6 +22,7 @@ pub mod nat;
 pub mod netinit;
 pub mod netns;
 pub mod operand;
+pub mod port;
 pub mod process;
 pub mod resolv;
 pub mod run;
