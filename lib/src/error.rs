@@ -158,17 +158,30 @@ pub fn io_words(e: &std::io::Error) -> String {
 }
 
 /// Describes an OS error in lower-case plain words, with a hint where one
-/// helps. The hint to run as root is for those who are not: root can be
-/// refused too (a missing capability in a user namespace, a read-only
-/// /proc/sys), and telling root to be root helps nobody.
+/// helps. The hint to run as root or with CAP_NET_ADMIN is for those who
+/// lack that capability: root can be refused for other reasons too (a
+/// read-only /proc/sys, a user namespace's limits), and telling root with
+/// every capability to be root helps nobody.
 pub fn errno_words(errno: Errno) -> String {
     let words = errno.desc().to_lowercase();
     match errno {
-        Errno::EPERM | Errno::EACCES if !nix::unistd::geteuid().is_root() => {
+        Errno::EPERM | Errno::EACCES if !has_net_admin() => {
             format!("{words} (run as root or with CAP_NET_ADMIN)")
         }
         _ => words,
     }
+}
+
+/// Whether this process holds CAP_NET_ADMIN (bit 12 of its effective set).
+fn has_net_admin() -> bool {
+    const CAP_NET_ADMIN: u32 = 12;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << CAP_NET_ADMIN) != 0)
 }
 
 #[cfg(test)]
@@ -194,8 +207,8 @@ mod tests {
     }
 
     #[test]
-    fn permission_errors_carry_a_hint_for_those_who_are_not_root() {
-        let hint = !nix::unistd::geteuid().is_root();
+    fn permission_errors_carry_a_hint_for_those_without_net_admin() {
+        let hint = !has_net_admin();
         assert_eq!(
             errno_words(Errno::EPERM).ends_with("(run as root or with CAP_NET_ADMIN)"),
             hint

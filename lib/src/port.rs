@@ -176,13 +176,10 @@ impl FromStr for Dest {
             text.rsplit_once(':')
                 .ok_or_else(|| bad("expected ADDRESS:PORT, like 10.0.0.2:80"))?
         };
-        let addr: IpAddr = host.parse().map_err(|_| {
-            if host.contains(':') && !text.starts_with('[') {
-                bad("write an IPv6 address in brackets, like [fd00::2]:80")
-            } else {
-                bad("not an IP address")
-            }
-        })?;
+        if host.contains(':') && !text.starts_with('[') {
+            return Err(bad("write an IPv6 address in brackets, like [fd00::2]:80"));
+        }
+        let addr: IpAddr = host.parse().map_err(|_| bad("not an IP address"))?;
         if text.starts_with('[') && addr.is_ipv4() {
             return Err(bad("brackets are for IPv6 addresses"));
         }

@@ -439,7 +439,10 @@ impl View {
         if let Seen::Unusable(e) = &self.ipt {
             return Err(e.clone());
         }
-        if matches!((&self.nft, &self.ipt), (Seen::NotInstalled, Seen::NotInstalled)) {
+        if matches!(
+            (&self.nft, &self.ipt),
+            (Seen::NotInstalled, Seen::NotInstalled)
+        ) {
             return Err(Error::failed(NEITHER));
         }
         Ok(())
@@ -473,16 +476,23 @@ impl View {
         }
     }
 
-    /// The rule held under `key` (or, for a new rule, one it collides
-    /// with: an overlapping subnet, a port of its range), with its owners.
-    fn find(&mut self, wanted: &Rule) -> Result<Option<Found>, Error> {
+    /// The rule that stands where `wanted` would go, with its owners: the
+    /// rule of the same key in either backend; else, for `backend`, a rule
+    /// it collides with. Published ports of one protocol and address
+    /// collide in both backends (both would translate them); subnets
+    /// overlap only in nft, whose sets hold disjoint ranges.
+    fn find(&mut self, wanted: &Rule, backend: Backend) -> Result<Option<Found>, Error> {
+        if let Some(found) = self.find_key(&wanted.key())? {
+            return Ok(Some(found));
+        }
         let family = self.family;
-        if self.nft.read().is_some_and(|s| s.complete() || s.table) {
+        if self.nft.read().is_some_and(|s| s.table) {
             let nl = self.nl();
             let rule = match wanted {
-                Rule::Masquerade(m) => {
+                Rule::Masquerade(m) if backend == Backend::Nft => {
                     nft::find_masquerade(nl, family, m.subnet.net())?.map(Rule::Masquerade)
                 }
+                Rule::Masquerade(_) => None,
                 Rule::Publish(p) => {
                     let mut hit = None;
                     for port in p.key.ports.ports() {
@@ -503,7 +513,7 @@ impl View {
                 }));
             }
         }
-        if let Some(ipt) = self.ipt.read() {
+        if let (Some(ipt), Rule::Publish(_)) = (self.ipt.read(), wanted) {
             let hit = ipt.rules().into_iter().find(|(r, _)| collides(r, wanted));
             if let Some((rule, owners)) = hit {
                 return Ok(Some(Found {
@@ -701,15 +711,10 @@ fn accept(family: Family, ipt: &IptState, subnet: &Subnet) -> Plan {
     plan
 }
 
-/// Whether an existing rule stands in the way of `wanted`: the same key,
-/// an overlapping subnet, or an overlapping port range of the same
-/// protocol and host address.
+/// Whether published ports stand in the way of `wanted`: the same
+/// protocol and host address, and a port in common.
 fn collides(have: &Rule, wanted: &Rule) -> bool {
     match (have, wanted) {
-        (Rule::Masquerade(a), Rule::Masquerade(b)) => {
-            let (a, b) = (a.subnet.net(), b.subnet.net());
-            a.contains(&b.network()) || b.contains(&a.network())
-        }
         (Rule::Publish(a), Rule::Publish(b)) => {
             a.key.proto == b.key.proto
                 && a.key.host == b.key.host
@@ -850,7 +855,13 @@ fn add_locked(
     }
     let family = Family::of_rule(rule);
     let mut view = View::load(family);
-    let existing = view.find(rule)?;
+    let existing = match view.find_key(&rule.key())? {
+        Some(found) => Some(found),
+        None => {
+            let backend = view.pick(choice)?;
+            view.find(rule, backend)?
+        }
+    };
     if let (Some(found), Some(asked)) = (&existing, choice.backend()) {
         if found.rule == *rule && found.backend != asked {
             return Err(Error::failed(format!(
@@ -1389,7 +1400,14 @@ fn lock(mode: Mode) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, Error> {
     if mode == Mode::DryRun {
         return Ok(None);
     }
-    let fail = |e: &std::io::Error| Error::io(format!("cannot lock {LOCK_PATH}"), e);
+    // With the errno, so that a permission problem gets its hint.
+    let fail = |e: &std::io::Error| match e.raw_os_error() {
+        Some(code) => Error::os(
+            format!("cannot lock {LOCK_PATH}"),
+            nix::errno::Errno::from_raw(code),
+        ),
+        None => Error::io(format!("cannot lock {LOCK_PATH}"), e),
+    };
     let dir = std::path::Path::new(LOCK_PATH)
         .parent()
         .expect("the lock has a folder");
@@ -1411,4 +1429,3 @@ fn lock(mode: Mode) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, Error> {
         .map(Some)
         .map_err(|(_, errno)| Error::os(format!("cannot lock {LOCK_PATH}"), errno))
 }
-

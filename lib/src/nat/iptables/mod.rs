@@ -656,4 +656,3 @@ pub fn command(family: Family, input: String) -> Command {
     // other programs (Docker, firewalld) instead of failing.
     Command::new(programs(family).1, ["-w", "--noflush"]).with_stdin(input)
 }
-

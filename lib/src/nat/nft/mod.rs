@@ -936,4 +936,3 @@ pub fn publish_from(
     };
     Publish::new(PortKey { proto, host, ports }, dest).ok()
 }
-
