@@ -241,6 +241,7 @@ impl Lab {
         let internet = holder(INTERNET_SETUP, &["--net"]);
         let partial = PartialLab {
             host: host.pid(),
+            internet: internet.pid(),
             path: path.clone(),
         };
         partial
@@ -278,6 +279,7 @@ impl Lab {
     fn partial(&self) -> PartialLab {
         PartialLab {
             host: self.host.pid(),
+            internet: self.internet.pid(),
             path: self.path.clone(),
         }
     }
@@ -493,6 +495,7 @@ impl Drop for Lab {
 /// The parts of a lab needed to run commands in it, also while it is built.
 struct PartialLab {
     host: i32,
+    internet: i32,
     path: String,
 }
 
@@ -504,7 +507,10 @@ impl PartialLab {
             .arg("--")
             .args(argv)
             .env("PATH", &self.path)
-            .env("NSNET_LAB", "1");
+            .env("NSNET_LAB", "1")
+            // A script run in the lab reaches this lab's internet (and no
+            // other lab's) through /proc/$NSNET_LAB_INTERNET/ns/net.
+            .env("NSNET_LAB_INTERNET", self.internet.to_string());
         cmd
     }
 

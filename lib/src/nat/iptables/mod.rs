@@ -482,11 +482,16 @@ fn owner_rule(o: &Owner, key: &Key) -> String {
     format!("{} -j RETURN", mark_words(&format!("owner {o} {key}")))
 }
 
-/// The DNAT rule of a publish, for PREROUTING and OUTPUT alike.
-fn dnat_rule(p: &Publish) -> String {
+/// The DNAT rule of a publish, in PREROUTING or OUTPUT.
+fn dnat_rule(p: &Publish, chain: Chain) -> String {
     let k = &p.key;
     let to_host = match k.host {
         Some(h) => format!("-d {h}"),
+        // ::1 cannot be sent anywhere: a client of it is refused at once
+        // instead of waiting for a lost packet.
+        None if chain == OUTPUT && !p.is_ipv4() => {
+            "! -d ::1/128 -m addrtype --dst-type LOCAL".to_string()
+        }
         None => "-m addrtype --dst-type LOCAL".to_string(),
     };
     let dport = if k.ports.is_single() {
@@ -556,8 +561,8 @@ impl IptState {
                 );
             }
             Rule::Publish(p) => {
-                change.append(PREROUTING, dnat_rule(p));
-                change.append(OUTPUT, dnat_rule(p));
+                change.append(PREROUTING, dnat_rule(p, PREROUTING));
+                change.append(OUTPUT, dnat_rule(p, OUTPUT));
                 let publishes = self
                     .marks()
                     .any(|(c, _, m)| c == PREROUTING && matches!(m, Mark::Publish(_)));

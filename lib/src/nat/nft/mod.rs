@@ -152,15 +152,23 @@ pub fn rules(family: Family) -> Vec<(&'static str, String, String)> {
     let f = family.nft();
     let mut rules = Vec::new();
     for chain in ["prerouting", "output"] {
+        // The kernel cannot send ::1 anywhere but the host itself: left
+        // alone, a client of [::1]:PORT is refused at once (and curl
+        // moves on to 127.0.0.1) instead of waiting for a lost packet.
+        let local = if family == Family::V6 && chain == "output" {
+            "ip6 daddr != ::1 fib daddr type local"
+        } else {
+            "fib daddr type local"
+        };
         rules.push((
             chain,
             "publish-host",
-            format!("fib daddr type local dnat {f} to meta l4proto . {f} daddr . th dport map @hostports"),
+            format!("{local} dnat {f} to meta l4proto . {f} daddr . th dport map @hostports"),
         ));
         rules.push((
             chain,
             "publish",
-            format!("fib daddr type local dnat {f} to meta l4proto . th dport map @ports"),
+            format!("{local} dnat {f} to meta l4proto . th dport map @ports"),
         ));
     }
     if family == Family::V4 {
