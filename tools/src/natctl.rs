@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use nsnet::cidr::Subnet;
 use nsnet::exit::Tool;
 use nsnet::name::IfName;
-use nsnet::nat::{self, Choice, Key, Line, LineRule, Masquerade, Owner, PortKey, Publish, Rule};
+use nsnet::nat::{self, Choice, Line, LineRule, Masquerade, Owner, PortKey, Publish, Rule};
 use nsnet::operand::Operand;
 use nsnet::port::{Dest, PortRange, Proto};
 use nsnet::run::Mode;
@@ -196,16 +196,18 @@ fn run() -> Result<u8, Error> {
             dry_run,
         } => {
             let stdins = subnets.iter().filter(|s| **s == Operand::Stdin).count();
-            let mut keys = Vec::new();
+            let mut lines = Vec::new();
             for operand in &subnets {
                 match operand {
-                    Operand::Value(s) => keys.push(Key::Subnet(*s)),
-                    Operand::Stdin => {
-                        keys.extend(stdin_lines(stdins)?.iter().map(|l| l.rule.key()))
-                    }
+                    Operand::Value(s) => lines.push(Line {
+                        rule: LineRule::Subnet(*s),
+                        backend: None,
+                        owners: Vec::new(),
+                    }),
+                    Operand::Stdin => lines.extend(stdin_lines(stdins)?),
                 }
             }
-            nat::remove(&keys, owner, if_exists, Mode::from_dry_run(dry_run))?;
+            nat::remove_lines(&lines, owner, if_exists, Mode::from_dry_run(dry_run))?;
         }
         Cmd::Publish {
             ports,

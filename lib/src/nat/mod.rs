@@ -71,12 +71,15 @@ impl Family {
         }
     }
 
-    fn of_key(key: &Key) -> Family {
+    /// The families a key may be held in: ports published on every
+    /// address may be so in both.
+    fn of_key(key: &Key) -> Vec<Family> {
         match key {
-            Key::Subnet(s) => Family::of(s),
+            Key::Subnet(s) => vec![Family::of(s)],
             Key::Ports(k) => match k.host {
-                Some(h) if h.is_ipv6() => Family::V6,
-                _ => Family::V4,
+                Some(h) if h.is_ipv6() => vec![Family::V6],
+                Some(_) => vec![Family::V4],
+                None => Family::ALL.to_vec(),
             },
         }
     }
@@ -1105,11 +1108,31 @@ pub fn remove(
     mode: Mode,
 ) -> Result<Vec<Outcome>, Error> {
     let _lock = lock(mode)?;
-    remove_locked(keys, owner, if_exists, mode)
+    let targets: Vec<(Key, Vec<Family>)> = keys.iter().map(|k| (*k, Family::of_key(k))).collect();
+    remove_locked(&targets, owner, if_exists, mode)
+}
+
+/// Removes the rules of lines of `natctl list` (or bare subnets), each in
+/// its own family (see [`remove`]).
+pub fn remove_lines(
+    lines: &[Line],
+    owner: Option<u32>,
+    if_exists: bool,
+    mode: Mode,
+) -> Result<Vec<Outcome>, Error> {
+    let _lock = lock(mode)?;
+    let targets: Vec<(Key, Vec<Family>)> = lines
+        .iter()
+        .map(|l| match &l.rule {
+            LineRule::Subnet(s) => (Key::Subnet(*s), vec![Family::of(s)]),
+            LineRule::Rule(r) => (r.key(), vec![Family::of_rule(r)]),
+        })
+        .collect();
+    remove_locked(&targets, owner, if_exists, mode)
 }
 
 fn remove_locked(
-    keys: &[Key],
+    targets: &[(Key, Vec<Family>)],
     owner: Option<u32>,
     if_exists: bool,
     mode: Mode,
@@ -1119,36 +1142,46 @@ fn remove_locked(
     let mut not_owned = Vec::new();
     let mut work: Vec<(usize, Found, Removal)> = Vec::new();
     let mut outcomes = Vec::new();
-    for key in keys {
-        let family = Family::of_key(key);
-        let at = match views.iter().position(|v| v.family == family) {
-            Some(at) => at,
-            None => {
-                let v = View::load(family);
-                v.check_all()?;
-                views.push(v);
-                views.len() - 1
+    for (key, families) in targets {
+        let mut hits = Vec::new();
+        for family in families {
+            let at = match views.iter().position(|v| v.family == *family) {
+                Some(at) => at,
+                None => {
+                    let v = View::load(*family);
+                    v.check_all()?;
+                    views.push(v);
+                    views.len() - 1
+                }
+            };
+            if let Some(found) = views[at].find_key(key)? {
+                hits.push((at, found));
             }
-        };
-        let Some(found) = views[at].find_key(key)? else {
+        }
+        if hits.is_empty() {
             missing.push(*key);
             outcomes.push(Outcome::Absent);
             continue;
-        };
-        let removal = decide_removal(found.owners.as_deref(), owner);
-        if removal == Removal::NotOwner {
-            not_owned.push(*key);
-            outcomes.push(Outcome::Absent);
-            continue;
         }
-        outcomes.push(match &removal {
-            Removal::Remove => Outcome::Removed,
-            Removal::DropOwner(_) => Outcome::OwnerRemoved,
-            Removal::Permanent => Outcome::Permanent,
-            Removal::NotOwner => Outcome::Absent,
-        });
-        if !work.iter().any(|(_, f, _)| f.rule.key() == *key) {
-            work.push((at, found, removal));
+        for (at, found) in hits {
+            let removal = decide_removal(found.owners.as_deref(), owner);
+            if removal == Removal::NotOwner {
+                not_owned.push(*key);
+                outcomes.push(Outcome::Absent);
+                continue;
+            }
+            outcomes.push(match &removal {
+                Removal::Remove => Outcome::Removed,
+                Removal::DropOwner(_) => Outcome::OwnerRemoved,
+                Removal::Permanent => Outcome::Permanent,
+                Removal::NotOwner => Outcome::Absent,
+            });
+            if !work
+                .iter()
+                .any(|(v, f, _)| *v == at && f.rule.key() == *key)
+            {
+                work.push((at, found, removal));
+            }
         }
     }
     if !if_exists {
@@ -1308,9 +1341,12 @@ pub fn gc(mode: Mode) -> Result<Vec<Entry>, Error> {
             println!("# gc: {e}");
         }
     }
-    let keys: Vec<Key> = orphans.iter().map(|e| e.rule.key()).collect();
-    if !keys.is_empty() {
-        remove_locked(&keys, None, true, mode)?;
+    let targets: Vec<(Key, Vec<Family>)> = orphans
+        .iter()
+        .map(|e| (e.rule.key(), vec![Family::of_rule(&e.rule)]))
+        .collect();
+    if !targets.is_empty() {
+        remove_locked(&targets, None, true, mode)?;
     }
     Ok(orphans)
 }
