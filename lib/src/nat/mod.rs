@@ -566,15 +566,41 @@ impl View {
     /// The transactions that make `rule` in `backend` (the masquerade, the
     /// published ports, its owners), for a table or chains that may not
     /// exist yet.
-    fn make(&self, backend: Backend, rule: &Rule, owners: &[Owner]) -> Plan {
+    fn make(
+        &self,
+        backend: Backend,
+        rule: &Rule,
+        owners: &[Owner],
+        replacing: Option<&Found>,
+    ) -> Plan {
         let mut plan = Plan::default();
         let family = self.family;
         match backend {
             Backend::Nft => {
-                let mut ops = add_ops(rule);
+                // A rule taken over goes in the same batch as the new one
+                // comes: there is no moment without either.
+                let mut ops = replacing.map_or_else(Vec::new, |old| remove_ops(&old.rule));
+                let name = nft::owners_set(&rule.key());
+                let old_set = replacing
+                    .filter(|old| old.owners.is_some())
+                    .map(|old| nft::owners_set(&old.rule.key()));
+                match &old_set {
+                    Some(old) if *old == name && !owners.is_empty() => ops.push(Op::DelElements {
+                        set: name.clone(),
+                        interval: false,
+                        elements: replacing
+                            .and_then(|r| r.owners.as_ref())
+                            .map(|os| os.iter().map(nft::owner_element).collect())
+                            .unwrap_or_default(),
+                    }),
+                    Some(old) => ops.push(Op::DelSet { name: old.clone() }),
+                    None => {}
+                }
+                ops.extend(add_ops(rule));
                 if !owners.is_empty() {
-                    let name = nft::owners_set(&rule.key());
-                    ops.push(Op::AddOwners { name: name.clone() });
+                    if old_set.as_deref() != Some(name.as_str()) {
+                        ops.push(Op::AddOwners { name: name.clone() });
+                    }
                     ops.push(Op::AddElements {
                         set: name,
                         interval: false,
@@ -593,6 +619,13 @@ impl View {
             Backend::Iptables => {
                 let ipt = self.ipt.read().expect("picked because it was read");
                 let mut change = iptables::Change::default();
+                if let Some(old) = replacing {
+                    ipt.remove(
+                        &old.rule.key(),
+                        matches!(rule, Rule::Publish(_)),
+                        &mut change,
+                    );
+                }
                 ipt.add(rule, owners, &mut change);
                 plan.push(
                     format!("add {} with {}", rule.key(), iptables::tool(family)),
@@ -664,7 +697,7 @@ impl View {
         if let Some(ipt) = self.ipt.read() {
             let mut change = iptables::Change::default();
             for f in found {
-                ipt.remove(&f.rule.key(), &mut change);
+                ipt.remove(&f.rule.key(), false, &mut change);
             }
             if !change.is_empty() {
                 let names: Vec<String> = found.iter().map(|f| f.rule.key().to_string()).collect();
@@ -883,22 +916,6 @@ fn add_locked(
     let mut made = None;
     let outcome = match decision {
         Decision::Create | Decision::TakeOver => {
-            let took = if decision == Decision::TakeOver {
-                let found = existing.as_ref().expect("taken over from something");
-                let unmade = view.unmake(&[found])?;
-                if unmade.transactions.iter().any(tears_down) {
-                    // natctl's rules and sets go with the old rule: the new
-                    // one writes them again.
-                    if let Seen::Read(state) = &mut view.nft {
-                        state.rules.retain(|r| !r.ours());
-                        state.sets.clear();
-                    }
-                }
-                plan.extend(unmade);
-                Some(found.rule.clone())
-            } else {
-                None
-            };
             let backend = view.pick(choice)?;
             let mut owners: Vec<Owner> = owner.into_iter().copied().collect();
             for r in restored {
@@ -906,9 +923,26 @@ fn add_locked(
                     owners.push(*r);
                 }
             }
-            plan.extend(view.make(backend, rule, &owners));
+            let replacing = match (&decision, &existing) {
+                (Decision::TakeOver, Some(found)) if found.backend == backend => Some(found),
+                (Decision::TakeOver, Some(found)) => {
+                    // From one backend to the other: out of the old first.
+                    plan.extend(view.unmake(&[found])?);
+                    if let Seen::Read(state) = &mut view.nft {
+                        // Its table may have gone with the old rule.
+                        state.rules.retain(|r| !r.ours());
+                        state.sets.clear();
+                    }
+                    None
+                }
+                _ => None,
+            };
+            plan.extend(view.make(backend, rule, &owners, replacing));
             made = Some(backend);
-            took.map_or(Outcome::Created, Outcome::TookOver)
+            match (&decision, &existing) {
+                (Decision::TakeOver, Some(found)) => Outcome::TookOver(found.rule.clone()),
+                _ => Outcome::Created,
+            }
         }
         Decision::Unchanged => {
             // A FORWARD DROP policy set since (Docker started later) still
@@ -960,7 +994,7 @@ fn undo(rule: &Rule) -> Result<(), Error> {
         plan.extend(view.unmake(&[&found])?);
     } else if let Some(ipt) = view.ipt.read() {
         let mut change = iptables::Change::default();
-        ipt.remove(&key, &mut change);
+        ipt.remove(&key, false, &mut change);
         if !change.is_empty() {
             plan.push(
                 format!("remove {key} from {}", iptables::tool(view.family)),
@@ -969,11 +1003,6 @@ fn undo(rule: &Rule) -> Result<(), Error> {
         }
     }
     plan.execute_all(Mode::Run)
-}
-
-/// Whether a transaction removes natctl's table (or what of it is natctl's).
-fn tears_down(t: &Transaction) -> bool {
-    matches!(&t.step, Step::Batch { ops, .. } if ops.iter().any(|o| matches!(o, Op::DelRule { .. } | Op::DelTable)))
 }
 
 /// Drops every owner record of `found`: it becomes permanent.

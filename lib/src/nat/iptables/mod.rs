@@ -609,8 +609,9 @@ impl IptState {
     }
 
     /// Deletes every rule of `key` (and its owner records); the fixed
-    /// rules of publishing go with the last publish, unless `keep` more.
-    pub fn remove(&self, key: &Key, change: &mut Change) {
+    /// rules of publishing go with the last publish, unless `another`
+    /// publish takes its place.
+    pub fn remove(&self, key: &Key, another: bool, change: &mut Change) {
         for (c, pos, m) in self.marks() {
             let hit = match (&m, key) {
                 (Mark::Subnet { subnet, .. }, Key::Subnet(s)) => subnet == s,
@@ -622,7 +623,7 @@ impl IptState {
                 change.delete(c, pos);
             }
         }
-        if matches!(key, Key::Ports(_)) {
+        if matches!(key, Key::Ports(_)) && !another {
             let left = self.marks().any(|(c, pos, m)| {
                 c == PREROUTING
                     && matches!(&m, Mark::Publish(_))
