@@ -11,7 +11,7 @@ const TOOLS: [&str; 5] = ["nsrun", "vethup", "vethdown", "netinit", "natctl"];
 /// Every `--help` a tool has: natctl's options live on its subcommands.
 fn helps(tool: &str) -> Vec<Vec<&'static str>> {
     match tool {
-        "natctl" => ["add", "del", "list", "flush"]
+        "natctl" => ["add", "del", "publish", "unpublish", "list", "gc", "flush"]
             .into_iter()
             .map(|sub| vec![sub, "--help"])
             .chain([vec!["--help"]])

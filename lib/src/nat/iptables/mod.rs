@@ -231,9 +231,21 @@ impl IptState {
         }
     }
 
-    /// Reads every table with one `iptables-save` (`ip6tables-save`).
+    /// Reads natctl's chains and the FORWARD policy. With nft-based
+    /// iptables, whose tables are nf_tables', a few in-process lookups
+    /// answer when none of natctl's chains exists (the common case: then
+    /// the policy is all there is to know); otherwise, and with legacy
+    /// iptables, one `iptables-save` (`ip6tables-save`) reads every table.
     pub fn read(family: Family) -> Result<IptState, Error> {
         let (save, _) = programs(family);
+        if !is_legacy(save) {
+            if let Some(forward_drops) = quick_look(family)? {
+                return Ok(IptState {
+                    forward_drops,
+                    ..IptState::empty(family)
+                });
+            }
+        }
         let out = Command::new(save, Vec::<String>::new()).output()?;
         if out.success {
             Ok(IptState::parse(family, &out.stdout))
@@ -654,6 +666,54 @@ impl IptState {
             change.delete(c, pos);
         }
     }
+}
+
+/// Whether the iptables on PATH is the legacy one (its own tables, not
+/// nf_tables'): `xtables-legacy-multi` behind the name.
+fn is_legacy(program: Program) -> bool {
+    program
+        .find()
+        .ok()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().contains("legacy"))
+        })
+        .unwrap_or(false)
+}
+
+/// The FORWARD policy's DROP, when none of natctl's chains exists in
+/// nft-based iptables' tables; `None` when one does (read them all then).
+fn quick_look(family: Family) -> Result<Option<bool>, Error> {
+    use netlink_packet_netfilter::nftables::{ChainAttribute, ChainMessage, NfTablesMessage};
+    let mut nl = super::nftnl::Nl::open()?;
+    let what = format!("read the {} rules", tool(family));
+    let mut get = |table: &str, chain: &str| {
+        nl.get(
+            family,
+            NfTablesMessage::GetChain(ChainMessage {
+                attributes: vec![
+                    ChainAttribute::Table(table.into()),
+                    ChainAttribute::Name(chain.into()),
+                ],
+            }),
+            &what,
+        )
+    };
+    for c in CHAINS {
+        if get(c.table, c.name)?.is_some() {
+            return Ok(None);
+        }
+    }
+    // NF_DROP is 0, NF_ACCEPT 1.
+    let drops = match get("filter", "FORWARD")? {
+        Some(NfTablesMessage::NewChain(c)) => c
+            .attributes
+            .iter()
+            .any(|a| matches!(a, ChainAttribute::Policy(0))),
+        _ => false,
+    };
+    Ok(Some(drops))
 }
 
 /// The transaction that applies a change: one `iptables-restore`.
