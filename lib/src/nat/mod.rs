@@ -1422,10 +1422,7 @@ pub fn check_out(out: &IfName) -> Result<(), Error> {
     let bad = name
         .chars()
         .find(|c| matches!(c, '"' | '\'' | '\\' | '*' | '+') || c.is_control() || !c.is_ascii())
-        .or_else(|| {
-            name.starts_with(['!', '-'])
-                .then(|| name.chars().next().unwrap_or('!'))
-        });
+        .or_else(|| name.starts_with('!').then_some('!'));
     if let Some(c) = bad {
         return Err(Error::usage(format!(
             "invalid interface for --out '{}': a firewall rule cannot match '{}' exactly",
@@ -1446,12 +1443,14 @@ pub fn check_out(out: &IfName) -> Result<(), Error> {
     }
 }
 
-/// The interface names in /proc/net/dev.
+/// The interface names in /proc/net/dev: after its two header lines, each
+/// line's text before the first ':' (a name cannot hold one; it can hold
+/// the '|' of the headers).
 fn interfaces(dev: &str) -> impl Iterator<Item = &str> {
     dev.lines()
+        .skip(2)
         .filter_map(|l| l.split_once(':'))
         .map(|(name, _)| name.trim())
-        .filter(|name| !name.contains('|'))
 }
 
 fn sysctl_on(path: &str) -> bool {
