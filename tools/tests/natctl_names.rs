@@ -116,7 +116,7 @@ fn every_out_name_is_matched_exactly_or_refused(backend: &str) {
     let lab = lab!();
     let before = lab.snapshot();
     let mut names: Vec<String> = TRICKY.iter().map(|n| n.to_string()).collect();
-    let mut gen = Names(0x5eed_0f_0a7c71);
+    let mut gen = Names(0x5eed_0f0a_7c71);
     names.extend((0..40).map(|_| gen.name()));
     let (mut matched, mut refused, mut uncreatable) = (0, 0, 0);
     for name in &names {
