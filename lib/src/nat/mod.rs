@@ -1493,3 +1493,6 @@ fn lock(mode: Mode) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, Error> {
         .map(Some)
         .map_err(|(_, errno)| Error::os(format!("cannot lock {LOCK_PATH}"), errno))
 }
+
+#[cfg(test)]
+mod tests;
