@@ -2,7 +2,8 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-tools := "nsrun vethup vethdown netinit natctl"
+# every binary in tools/src/bin is a tool
+tools := `ls tools/src/bin | sed -n 's/\.rs$//p' | xargs`
 
 # what a fresh Debian machine lacks
 deps:
@@ -31,22 +32,28 @@ bench:
     mv bench/RESULTS.md.new bench/RESULTS.md
     cat bench/RESULTS.md
 
-# lint the man pages (a test keeps them in step with --help)
+# write man/TOOL.1 for every tool from man/src/TOOL.1 and its command line (`TOOL --generate man`), then lint them
 man:
+    cargo build -p nsnet-tools
+    for t in {{tools}}; do target/debug/$t --generate man > man/$t.1; done
     mandoc -Tlint -W warning man/*.1
 
-# binaries, man pages and bash/zsh completions under PREFIX (`just install PREFIX=/usr/local` or `just install /opt/nsnet`)
+# binaries, man pages and bash/zsh/fish completions under PREFIX (`just install PREFIX=/usr/local` or `just install /opt/nsnet`)
 install PREFIX="/usr/local":
     #!/usr/bin/env bash
     set -euo pipefail
     prefix="{{PREFIX}}"
     prefix="${prefix#PREFIX=}"
     cargo build --release --workspace
-    install -d "$prefix/bin" "$prefix/share/man/man1" "$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions"
+    bash="$prefix/share/bash-completion/completions"
+    zsh="$prefix/share/zsh/site-functions"
+    fish="$prefix/share/fish/vendor_completions.d"
+    install -d "$prefix/bin" "$prefix/share/man/man1" "$bash" "$zsh" "$fish"
     for t in {{tools}}; do
         install -m755 "target/release/$t" "$prefix/bin/$t"
-        NSNET_COMPLETIONS=bash "target/release/$t" > "$prefix/share/bash-completion/completions/$t"
-        NSNET_COMPLETIONS=zsh "target/release/$t" > "$prefix/share/zsh/site-functions/_$t"
+        "target/release/$t" --generate man > "$prefix/share/man/man1/$t.1"
+        "target/release/$t" --generate complete-bash > "$bash/$t"
+        "target/release/$t" --generate complete-zsh > "$zsh/_$t"
+        "target/release/$t" --generate complete-fish > "$fish/$t.fish"
     done
-    install -m644 man/*.1 "$prefix/share/man/man1/"
     echo "installed {{tools}} under $prefix"

@@ -5,7 +5,13 @@
 # nothing outside the lab is touched or contacted.
 set -euo pipefail
 
-step() { printf '\033[1m$ %s\033[0m\n' "$*"; eval "$*"; echo; }
+# Commands in bold on a terminal only, and never with NO_COLOR set.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+    bold=$'\033[1m' plain=$'\033[0m'
+else
+    bold='' plain=''
+fi
+step() { printf '%s$ %s%s\n' "$bold" "$*" "$plain"; eval "$*"; echo; }
 say() { printf '# %s\n' "$@"; }
 # The kernel dismantles a namespace that lost its last process in the
 # background; give it a moment before looking (not part of the transcript).

@@ -1,12 +1,15 @@
 //! The lab's namespaces, the processes that hold them, and the helpers that
-//! run commands inside them.
+//! run commands inside them (through [`crate::door`]).
 
+use crate::door::PidFd;
 use crate::snapshot::Snapshot;
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::{Arc, OnceLock};
 
 /// What a finished command left.
 #[derive(Debug)]
@@ -69,10 +72,24 @@ fn collect(mut cmd: Command, stdin: Option<&[u8]>) -> Out {
 }
 
 /// A process the test started in the lab; SIGKILLed and reaped on drop.
+///
+/// The test's own child is a stand-in outside the lab's PID namespace (the
+/// door's keeper, or `unshare`); the process that matters is that child's
+/// child, inside. [`Bg::pid`] is its PID as the lab sees it, the PID every
+/// lab command understands, and signals go to it, never to another process
+/// that may reuse its number.
 #[derive(Debug)]
 pub struct Bg {
     child: Child,
     stdout: Option<BufReader<ChildStdout>>,
+    inner: OnceLock<Inner>,
+}
+
+/// The process inside: how to signal it, and its PID in the lab.
+#[derive(Debug)]
+struct Inner {
+    pidfd: PidFd,
+    lab_pid: i32,
 }
 
 impl Bg {
@@ -82,11 +99,44 @@ impl Bg {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         let stdout = child.stdout.take().map(BufReader::new);
-        Bg { child, stdout }
+        let bg = Bg {
+            child,
+            stdout,
+            inner: OnceLock::new(),
+        };
+        // The door's command has exec'd when spawn() returns: found now,
+        // before it can end. (unshare's child comes later; found on use.)
+        let _ = bg.inner();
+        bg
     }
 
+    /// The process inside, once it exists.
+    fn inner(&self) -> Option<&Inner> {
+        if let Some(inner) = self.inner.get() {
+            return Some(inner);
+        }
+        let outer = self.child.id() as i32;
+        let child: i32 = std::fs::read_to_string(format!("/proc/{outer}/task/{outer}/children"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        let pidfd = PidFd::open(child)?;
+        let lab_pid = lab_pid_of(child)?;
+        Some(self.inner.get_or_init(|| Inner { pidfd, lab_pid }))
+    }
+
+    /// Its PID as the lab sees it (`$NSRUN_PID`, `/proc/PID` in the lab).
     pub fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.inner()
+            .unwrap_or_else(|| {
+                panic!(
+                    "the lab process behind {} has ended before its PID was asked for",
+                    self.child.id()
+                )
+            })
+            .lab_pid
     }
 
     /// The next line the process prints (without its newline).
@@ -109,9 +159,17 @@ impl Bg {
         text
     }
 
+    /// Sends `signal` to the process; one that has ended is no error.
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal)
-            .expect("signalling a lab process");
+        match self.inner() {
+            Some(inner) => inner.pidfd.signal(signal),
+            // Ended before it was found: only its stand-in is left, our
+            // child, whose PID stays ours until we reap it.
+            None => {
+                let stand_in = nix::unistd::Pid::from_raw(self.child.id() as i32);
+                let _ = nix::sys::signal::kill(stand_in, signal);
+            }
+        }
     }
 
     pub fn wait(&mut self) -> ExitStatus {
@@ -126,23 +184,54 @@ impl Bg {
 impl Drop for Bg {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            // The process inside dies with its stand-in (the keeper's
+            // death signal, or unshare's --kill-child).
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }
 }
 
+/// The PID namespace level of this process: where a lab PID sits in the
+/// NSpid list of a process inside (ours is one level up from the lab's).
+fn own_level() -> usize {
+    nspids("self").map_or(1, |pids| pids.len())
+}
+
+/// The PIDs of a process in each PID namespace, outermost first.
+fn nspids(pid: &str) -> Option<Vec<i32>> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("NSpid:"))?;
+    line.split_whitespace()
+        .skip(1)
+        .map(|w| w.parse().ok())
+        .collect()
+}
+
+/// The PID the lab gives the process `pid` of ours.
+fn lab_pid_of(pid: i32) -> Option<i32> {
+    nspids(&pid.to_string())?.get(own_level()).copied()
+}
+
 /// One private sandbox: a host namespace, an internet namespace and the
-/// services there. Everything is killed and removed on drop, even when the
-/// test panics.
+/// services there, all in a PID namespace of the lab's own. Everything is
+/// killed and removed on drop, even when the test panics.
 #[derive(Debug)]
 pub struct Lab {
     name: String,
-    host: Bg,
+    /// The lab's PID 1 (catatonit, in host's network and mount
+    /// namespaces) as this process sees it: the way into the lab's /proc.
+    init_pid: i32,
+    /// The same process, to end the lab with.
+    init: PidFd,
+    /// The lab PIDs of its own processes, which are no residue.
+    infrastructure: HashSet<i32>,
+    /// `unshare`, the init's parent: waited for when the lab goes.
+    unshare: Bg,
     internet: Bg,
-    service: Bg,
-    dns: Bg,
-    path: String,
+    /// The service and the DNS server: held so they are reaped.
+    _held: [Bg; 2],
+    doors: Doors,
 }
 
 const HOST_SETUP: &str = r#"
@@ -197,20 +286,28 @@ const DNS_COMMAND: &str = "exec dnsmasq --keep-in-foreground --log-facility=- \\
     --listen-address=203.0.113.53 --listen-address=2001:db8:203::53 \\
     --host-record=example.test,203.0.113.10 --user=root --group=root --pid-file= 2>&1";
 
-fn holder(script: &str, flags: &[&str]) -> Bg {
-    let mut cmd = Command::new("unshare");
-    cmd.args(flags).args(["--", "sh", "-c", script]);
-    cmd.stderr(Stdio::inherit());
-    let mut bg = Bg::start(cmd);
-    let line = bg.line();
-    assert_eq!(line, "ready", "a lab namespace could not be set up");
-    bg
-}
+/// The lab's PID 1 and host: new network, mount and PID namespaces, a
+/// fresh /proc for them, and catatonit as init, which reaps every orphan
+/// (the machine's own PID 1 does not) and whose death ends the lab: the
+/// kernel kills every process of a PID namespace whose init dies.
+/// `--kill-child` ends it when unshare is killed, so a lab whose `Lab`
+/// value is gone cannot outlive it.
+const INIT: [&str; 10] = [
+    "--net",
+    "--mount",
+    "--propagation",
+    "private",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount-proc",
+    "--",
+    "catatonit",
+];
 
-fn ns_inode(pid: i32, ns: &str) -> Option<u64> {
-    std::fs::metadata(format!("/proc/{pid}/ns/{ns}"))
-        .ok()
-        .map(|m| m.ino())
+/// Reads one line from a lab process and checks it.
+fn expect_line(bg: &mut Bg, line: &str, what: &str) {
+    assert_eq!(bg.line(), line, "{what}");
 }
 
 impl Lab {
@@ -221,44 +318,79 @@ impl Lab {
             return None;
         }
         for program in [
-            "ip", "nft", "iptables", "unshare", "nsenter", "dnsmasq", "ping", "python3",
+            "ip",
+            "nft",
+            "iptables",
+            "unshare",
+            "catatonit",
+            "dnsmasq",
+            "ping",
+            "python3",
         ] {
             assert!(
                 which_ok(program),
                 "the lab needs {program}: run .ci/run or `just deps` to install it"
             );
         }
+        // The lab's scripts first: a build directory may hold anything of
+        // the same name from an older layout.
         let path = format!(
             "{}:{}:{}",
-            crate::bin_dir().display(),
             crate::script_dir().display(),
+            crate::bin_dir().display(),
             std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())
         );
-        let host = holder(
-            HOST_SETUP,
-            &["--net", "--mount", "--propagation", "private"],
-        );
-        let internet = holder(INTERNET_SETUP, &["--net"]);
-        let partial = PartialLab {
-            host: host.pid(),
-            internet: internet.pid(),
-            path: path.clone(),
+        let mut unshare = {
+            let mut cmd = Command::new("unshare");
+            cmd.args(INIT).args(["--", "sh", "-c", HOST_SETUP]);
+            cmd.stderr(Stdio::inherit());
+            Bg::start(cmd)
         };
-        partial
-            .host_cmd_out(
-                &["sh", "-c", UPLINK_SETUP],
-                &[("INTERNET", &internet.pid().to_string())],
-            )
-            .expect_ok("setting up the lab's uplink");
-        partial
-            .netns_cmd_out(internet.pid(), &["sh", "-c", WAN_SETUP])
-            .expect_ok("setting up the lab's internet side");
-        let mut service = Bg::start(partial.netns_command(
+        expect_line(&mut unshare, "ready", "the lab's host could not be set up");
+        let init_pid = children(unshare.child.id() as i32)
+            .first()
+            .copied()
+            .expect("the lab's init");
+        let holder = children(init_pid)
+            .first()
+            .and_then(|pid| lab_pid_of(*pid))
+            .expect("the process holding the lab's host");
+        let ns = |kind: &str| {
+            let path = format!("/proc/{init_pid}/ns/{kind}");
+            Arc::new(OwnedFd::from(
+                std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e}")),
+            ))
+        };
+        let doors = Doors {
+            pid: ns("pid"),
+            mnt: ns("mnt"),
+            host_net: ns("net"),
+            init_pid,
+            path,
+        };
+        let mut internet = Bg::start(doors.command(
+            doors.host_net.clone(),
+            &["unshare", "--net", "--", "sh", "-c", INTERNET_SETUP],
+        ));
+        expect_line(
+            &mut internet,
+            "ready",
+            "the lab's internet could not be set up",
+        );
+        let mut uplink = doors.command(doors.host_net.clone(), &["sh", "-c", UPLINK_SETUP]);
+        uplink.env("INTERNET", internet.pid().to_string());
+        collect(uplink, None).expect_ok("setting up the lab's uplink");
+        collect(
+            doors.command_in(internet.pid(), &["sh", "-c", WAN_SETUP]),
+            None,
+        )
+        .expect_ok("setting up the lab's internet side");
+        let mut service = Bg::start(doors.command_in(
             internet.pid(),
             &["labsvc", "serve", crate::SERVICE, crate::SERVICE6],
         ));
-        assert_eq!(service.line(), "ready", "the lab service did not start");
-        let mut dns = Bg::start(partial.netns_command(internet.pid(), &["sh", "-c", DNS_COMMAND]));
+        expect_line(&mut service, "ready", "the lab service did not start");
+        let mut dns = Bg::start(doors.command_in(internet.pid(), &["sh", "-c", DNS_COMMAND]));
         loop {
             let line = dns.line();
             assert!(!line.is_empty(), "the lab's DNS server did not start");
@@ -266,47 +398,55 @@ impl Lab {
                 break;
             }
         }
+        let infrastructure = [1, holder, internet.pid(), service.pid(), dns.pid()]
+            .into_iter()
+            .collect();
         Some(Lab {
             name: test.to_string(),
-            host,
+            init_pid,
+            init: PidFd::open(init_pid).expect("the lab's init"),
+            infrastructure,
+            unshare,
             internet,
-            service,
-            dns,
-            path,
+            _held: [service, dns],
+            doors,
         })
-    }
-
-    fn partial(&self) -> PartialLab {
-        PartialLab {
-            host: self.host.pid(),
-            internet: self.internet.pid(),
-            path: self.path.clone(),
-        }
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// The PID holding the host namespace (`/proc/PID/ns/net`).
+    /// A PID holding the host namespace (`/proc/PID/ns/net` in the lab):
+    /// the lab's init.
     pub fn host_pid(&self) -> i32 {
-        self.host.pid()
+        1
     }
 
     pub fn internet_pid(&self) -> i32 {
         self.internet.pid()
     }
 
-    /// A command that runs in host (its network and mount namespace), with
-    /// the workspace's binaries first on PATH.
-    pub fn command<S: AsRef<OsStr>>(&self, argv: &[S]) -> Command {
-        self.partial().netns_command(self.host.pid(), argv)
+    /// The lab's /proc entry of its process `pid`, readable from outside.
+    pub fn proc(&self, pid: i32) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root/proc/{pid}", self.init_pid))
     }
 
-    /// A command that runs in the network namespace of `pid`, with host's
-    /// mounts.
+    /// A command that runs in host (its network and mount namespace, in
+    /// the lab's PID namespace), with the workspace's binaries first on
+    /// PATH.
+    pub fn command<S: AsRef<OsStr>>(&self, argv: &[S]) -> Command {
+        let mut cmd = self.doors.command(self.doors.host_net.clone(), argv);
+        // A script run in the lab reaches this lab's internet (and no
+        // other lab's) through /proc/$NSNET_LAB_INTERNET/ns/net.
+        cmd.env("NSNET_LAB_INTERNET", self.internet.pid().to_string());
+        cmd
+    }
+
+    /// A command that runs in the network namespace of the lab's process
+    /// `pid`, with host's mounts.
     pub fn command_in<S: AsRef<OsStr>>(&self, pid: i32, argv: &[S]) -> Command {
-        self.partial().netns_command(pid, argv)
+        self.doors.command_in(pid, argv)
     }
 
     /// Runs argv in host and waits.
@@ -366,6 +506,44 @@ impl Lab {
         bg
     }
 
+    /// Sends `signal` to the lab's process `pid` (a PID a lab command
+    /// printed or wrote), from inside the lab.
+    pub fn kill(&self, pid: i32, signal: nix::sys::signal::Signal) {
+        self.sh_ok(&format!("kill -s {} {pid}", &signal.as_str()[3..]));
+    }
+
+    /// Waits until the lab's process `pid` has ended (at once if there is
+    /// none), without polling: a pidfd taken inside the lab. Fails the
+    /// test if it still runs after two minutes, a guard against hanging,
+    /// not a measure of time.
+    pub fn wait_exit(&self, pid: i32) {
+        self.run(&["labsvc", "wait-exit", &pid.to_string(), "120"])
+            .expect_ok(&format!("waiting for the lab's process {pid} to end"));
+    }
+
+    /// Lets every user open /dev/net/tun in the lab, as most distributions
+    /// do (this machine keeps it root-only): a node of the lab's own, mode
+    /// 666, is bind-mounted over it in the lab's mount namespace. The real
+    /// /dev/net/tun is never changed. For unprivileged tests (pasta).
+    pub fn open_tun_to_everyone(&self) {
+        self.sh_ok(
+            "mknod -m 666 /run/nsnet-lab-tun c 10 200 && \
+             mount --bind /run/nsnet-lab-tun /dev/net/tun",
+        );
+    }
+
+    /// Makes the lab's DNS server host's resolver: a file of the lab's own
+    /// saying `nameserver 203.0.113.53` is bind-mounted over /etc/resolv.conf
+    /// in the lab's mount namespace, as a machine whose resolver is on its
+    /// network would have it.
+    pub fn resolve_through_lab_dns(&self) {
+        self.sh_ok(&format!(
+            "echo 'nameserver {}' > /run/nsnet-lab-resolv.conf && \
+             mount --bind /run/nsnet-lab-resolv.conf /etc/resolv.conf",
+            crate::DNS
+        ));
+    }
+
     /// The state of host that a test must leave as it found it.
     pub fn snapshot(&self) -> Snapshot {
         let text = self.sh_ok(crate::snapshot::SCRIPT);
@@ -397,66 +575,25 @@ impl Lab {
         self.assert_unchanged(before);
     }
 
-    fn infrastructure(&self) -> HashSet<i32> {
-        [
-            self.host.pid(),
-            self.internet.pid(),
-            self.service.pid(),
-            self.dns.pid(),
-        ]
-        .into_iter()
-        .collect()
-    }
-
-    /// PIDs of processes in the lab, the lab's own infrastructure aside:
-    /// those in host's mount namespace or in host's or internet's network
-    /// namespace, and all their descendants.
+    /// The lab PIDs of every live process in the lab, the lab's own aside:
+    /// the lab's /proc lists its PID namespace and every one inside it, so
+    /// nothing a test started can hide. Zombies are left out: they hold
+    /// nothing, and the lab's init reaps those it inherits.
     pub fn process_ids(&self) -> Vec<i32> {
-        let mnt = ns_inode(self.host.pid(), "mnt");
-        let nets = [
-            ns_inode(self.host.pid(), "net"),
-            ns_inode(self.internet.pid(), "net"),
-        ];
-        let infra = self.infrastructure();
-        let mut table: Vec<(i32, i32)> = Vec::new();
-        let mut found: HashSet<i32> = HashSet::new();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| {
-                    let after = s.rsplit_once(')')?.1.to_string();
-                    after.split_whitespace().nth(1)?.parse::<i32>().ok()
-                })
-                .unwrap_or(0);
-            table.push((pid, ppid));
-            if infra.contains(&pid) {
-                continue;
-            }
-            let in_mnt = mnt.is_some() && ns_inode(pid, "mnt") == mnt;
-            let net = ns_inode(pid, "net");
-            if in_mnt || (net.is_some() && nets.contains(&net)) {
-                found.insert(pid);
-            }
-        }
-        loop {
-            let before = found.len();
-            for (pid, ppid) in &table {
-                if found.contains(ppid) && !infra.contains(pid) {
-                    found.insert(*pid);
-                }
-            }
-            if found.len() == before {
-                break;
-            }
-        }
-        let mut pids: Vec<i32> = found.into_iter().collect();
+        let proc = PathBuf::from(format!("/proc/{}/root/proc", self.init_pid));
+        let mut pids: Vec<i32> = std::fs::read_dir(&proc)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| !self.infrastructure.contains(pid))
+            .filter(|pid| {
+                std::fs::read_to_string(proc.join(format!("{pid}/stat")))
+                    .ok()
+                    .and_then(|s| Some(s.rsplit_once(')')?.1.split_whitespace().next()? != "Z"))
+                    .unwrap_or(false)
+            })
+            .collect();
         pids.sort_unstable();
         pids
     }
@@ -466,7 +603,7 @@ impl Lab {
             .process_ids()
             .into_iter()
             .filter_map(|pid| {
-                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let cmdline = std::fs::read(self.proc(pid).join("cmdline")).ok()?;
                 let words: Vec<String> = cmdline
                     .split(|b| *b == 0)
                     .filter(|w| !w.is_empty())
@@ -482,48 +619,61 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        use nix::sys::signal::{kill, Signal};
-        use nix::unistd::Pid;
-        // Whatever the test started in the lab and left running goes first,
-        // then the lab's own processes; the namespaces die with the last.
-        for pid in self.process_ids() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
+        // The lab's init goes, and the kernel kills every process left in
+        // the lab's PID namespace (and in those inside it) with it; the
+        // namespaces die with the last. Whatever a test started and left
+        // running is gone too. The init's exit ends only once all of them
+        // have been reaped; then unshare reaps the init. unshare is waited
+        // for, not killed: killed first, it would leave the init to the
+        // machine's PID 1, which does not reap.
+        self.init.signal(nix::sys::signal::Signal::SIGKILL);
+        let _ = self.unshare.child.wait();
     }
 }
 
-/// The parts of a lab needed to run commands in it, also while it is built.
-struct PartialLab {
-    host: i32,
-    internet: i32,
+/// The PIDs (as we see them) of the children of process `pid`.
+fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+/// What a command needs to get into the lab: its namespaces, and the PATH
+/// it finds the tools on.
+#[derive(Debug)]
+struct Doors {
+    pid: Arc<OwnedFd>,
+    mnt: Arc<OwnedFd>,
+    host_net: Arc<OwnedFd>,
+    init_pid: i32,
     path: String,
 }
 
-impl PartialLab {
-    fn netns_command<S: AsRef<OsStr>>(&self, netns_pid: i32, argv: &[S]) -> Command {
-        let mut cmd = Command::new("nsenter");
-        cmd.arg(format!("--net=/proc/{netns_pid}/ns/net"))
-            .arg(format!("--mount=/proc/{}/ns/mnt", self.host))
-            .arg("--")
-            .args(argv)
-            .env("PATH", &self.path)
-            .env("NSNET_LAB", "1")
-            // A script run in the lab reaches this lab's internet (and no
-            // other lab's) through /proc/$NSNET_LAB_INTERNET/ns/net.
-            .env("NSNET_LAB_INTERNET", self.internet.to_string());
+impl Doors {
+    fn command<S: AsRef<OsStr>>(&self, net: Arc<OwnedFd>, argv: &[S]) -> Command {
+        let (program, args) = argv.split_first().expect("a command");
+        let mut cmd = Command::new(program);
+        cmd.args(args).env("PATH", &self.path).env("NSNET_LAB", "1");
+        crate::door::enter(
+            &mut cmd,
+            crate::door::Namespaces {
+                pid: self.pid.clone(),
+                mnt: self.mnt.clone(),
+                net,
+            },
+        );
         cmd
     }
 
-    fn netns_cmd_out<S: AsRef<OsStr>>(&self, netns_pid: i32, argv: &[S]) -> Out {
-        collect(self.netns_command(netns_pid, argv), None)
-    }
-
-    fn host_cmd_out<S: AsRef<OsStr>>(&self, argv: &[S], env: &[(&str, &str)]) -> Out {
-        let mut cmd = self.netns_command(self.host, argv);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        collect(cmd, None)
+    /// A command in the network namespace of the lab's process `pid`,
+    /// found through the lab's /proc.
+    fn command_in<S: AsRef<OsStr>>(&self, pid: i32, argv: &[S]) -> Command {
+        let path = format!("/proc/{}/root/proc/{pid}/ns/net", self.init_pid);
+        let net = std::fs::File::open(&path)
+            .unwrap_or_else(|e| panic!("cannot open {path}: {e} (is {pid} a PID in the lab?)"));
+        self.command(Arc::new(OwnedFd::from(net)), argv)
     }
 }
 

@@ -11,9 +11,16 @@
 //!   client's source address) and 203.0.113.53 (dnsmasq:
 //!   `example.test → 203.0.113.10`). It has no route back to any container
 //!   subnet, so only masqueraded traffic gets answers.
+//! - **processes**: everything in the lab (its own services, what tests
+//!   start) runs in a PID namespace of the lab's own, whose init
+//!   (catatonit) reaps orphans. PIDs a test sees or hands to a lab command
+//!   are the lab's ([`Bg::pid`], [`Lab::proc`]); the residue check lists
+//!   every process left, in any PID namespace inside; dropping the lab
+//!   kills its init, and the kernel every process with it.
 //!
 //! Nothing here sends a packet outside these namespaces.
 
+mod door;
 mod lab;
 mod snapshot;
 
@@ -57,7 +64,22 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-/// The lab's own scripts (`labsvc`), on the lab's PATH after the tools.
+/// Every tool of the workspace: each binary in `tools/src/bin`, so a test
+/// that goes through them all covers a new tool too.
+pub fn tools() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/src/bin");
+    let mut tools: Vec<String> = std::fs::read_dir(dir)
+        .expect("tools/src/bin")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    tools.sort();
+    tools
+}
+
+/// The lab's own scripts (`labsvc`), first on the lab's PATH.
 pub fn script_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bin"))
 }

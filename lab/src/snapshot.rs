@@ -1,11 +1,16 @@
 //! The residue check: what host looks like (links, addresses, routes,
-//! firewall, mounts, namespaces, processes) and a readable diff of two looks.
+//! firewall, mounts, namespaces, the sysctls the tools may touch,
+//! processes) and a readable diff of two looks.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The script that prints host's state, one `== section` header each.
-/// Counters are left out: they change with traffic, not with residue.
+/// Counters are left out: they change with traffic, not with residue. The
+/// sysctls are those natctl, netinit or a firewall change may flip —
+/// forwarding, `route_localnet`, `rp_filter`, `disable_ipv6` — for `all`,
+/// `default` and every interface (`/proc/sys/net` shows the reader's own
+/// network namespace: host's).
 pub(crate) const SCRIPT: &str = r#"
 echo '== links'; ip -d link show
 echo '== addresses'; ip addr show
@@ -15,6 +20,11 @@ echo '== nft'; nft -s list ruleset
 echo '== iptables'; iptables-save; ip6tables-save
 echo '== mounts'; cat /proc/self/mountinfo
 echo '== netns'; ls -A /run/netns
+# An interface the kernel removes meanwhile takes its files along: no error.
+echo '== sysctls'; grep -Hs . /proc/sys/net/ipv4/ip_forward \
+    /proc/sys/net/ipv4/conf/*/forwarding /proc/sys/net/ipv4/conf/*/route_localnet \
+    /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv6/conf/*/forwarding \
+    /proc/sys/net/ipv6/conf/*/disable_ipv6 || true
 "#;
 
 /// Host's state, section by section.

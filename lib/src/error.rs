@@ -76,6 +76,21 @@ impl Error {
         }
     }
 
+    /// The same failure, of another kind (a command that could not be
+    /// executed is 126 or 127, not 125).
+    pub fn with_kind(self, kind: Kind) -> Self {
+        Error { kind, ..self }
+    }
+
+    /// The same words, keeping the OS error behind them: for a message
+    /// whose why is better said than `errno_words` says it.
+    pub fn with_errno(self, errno: Errno) -> Self {
+        Error {
+            errno: Some(errno),
+            ..self
+        }
+    }
+
     pub fn usage(message: impl Into<String>) -> Self {
         Error::new(Kind::Usage, message)
     }
@@ -148,40 +163,31 @@ impl<T> Context<T> for Result<T> {
     }
 }
 
-/// An I/O error in lower-case plain words, without Rust's "(os error N)"
-/// and without the network hint of [`errno_words`]: a file is not a link.
+/// An I/O error in lower-case plain words, without Rust's "(os error N)".
 pub fn io_words(e: &std::io::Error) -> String {
     match e.raw_os_error() {
-        Some(code) => Errno::from_raw(code).desc().to_lowercase(),
+        Some(code) => errno_words(Errno::from_raw(code)),
         None => e.to_string().to_lowercase(),
     }
 }
 
+/// Whether a refusal may suggest running as root: only to those who are
+/// not. Root can be refused too (a missing capability in a user namespace,
+/// a read-only /proc/sys), and telling root to be root helps nobody.
+pub fn may_suggest_root() -> bool {
+    !nix::unistd::geteuid().is_root()
+}
+
 /// Describes an OS error in lower-case plain words, with a hint where one
-/// helps. The hint to run as root or with CAP_NET_ADMIN is for those who
-/// lack that capability: root can be refused for other reasons too (a
-/// read-only /proc/sys, a user namespace's limits), and telling root with
-/// every capability to be root helps nobody.
+/// helps (see [`may_suggest_root`]).
 pub fn errno_words(errno: Errno) -> String {
     let words = errno.desc().to_lowercase();
     match errno {
-        Errno::EPERM | Errno::EACCES if !has_net_admin() => {
+        Errno::EPERM | Errno::EACCES if may_suggest_root() => {
             format!("{words} (run as root or with CAP_NET_ADMIN)")
         }
         _ => words,
     }
-}
-
-/// Whether this process holds CAP_NET_ADMIN (bit 12 of its effective set).
-fn has_net_admin() -> bool {
-    const CAP_NET_ADMIN: u32 = 12;
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
-            u64::from_str_radix(hex.trim(), 16).ok()
-        })
-        .is_some_and(|caps| caps & (1 << CAP_NET_ADMIN) != 0)
 }
 
 #[cfg(test)]
@@ -207,8 +213,8 @@ mod tests {
     }
 
     #[test]
-    fn permission_errors_carry_a_hint_for_those_without_net_admin() {
-        let hint = !has_net_admin();
+    fn permission_errors_carry_a_hint_for_those_who_are_not_root() {
+        let hint = !nix::unistd::geteuid().is_root();
         assert_eq!(
             errno_words(Errno::EPERM).ends_with("(run as root or with CAP_NET_ADMIN)"),
             hint
@@ -225,6 +231,11 @@ mod tests {
         let io = std::io::Error::from_raw_os_error(Errno::EEXIST as i32);
         assert_eq!(Error::io("cannot make x", &io).errno(), Some(Errno::EEXIST));
         assert_eq!(Error::failed("plain").errno(), None);
+        let e = Error::failed("cannot run x: not here")
+            .with_errno(Errno::ENOENT)
+            .with_kind(Kind::NotFound);
+        assert_eq!((e.kind(), e.errno()), (Kind::NotFound, Some(Errno::ENOENT)));
+        assert_eq!(e.to_string(), "cannot run x: not here");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Exit statuses and the one-line report every tool's `main` ends in.
 //!
-//! Two conventions (SPEC "Exit status"): administrative tools (vethup,
-//! vethdown, natctl) exit 0/1/2; command wrappers (nsrun, netinit) follow
-//! env(1) and chroot(1): the command's own status, 125 for their own
-//! failures, 126 and 127 when the command could not be run.
+//! Two conventions (docs/contract.md, "Exit statuses"): administrative
+//! tools (vethup, vethdown, natctl) exit 0/1/2; command wrappers (nsrun,
+//! netinit) follow env(1) and chroot(1): the command's own status, 125 for
+//! their own failures, 126 and 127 when the command could not be run.
 
 use crate::error::{Error, Kind};
 use std::process::ExitCode;

@@ -3,14 +3,16 @@
 //! Layers, imports pointing down only:
 //! 1. [`error`], [`exit`]: the error type with its exit status, and reporting.
 //! 2. [`name`], [`cidr`], [`port`]: validated values; [`operand`]: `-` for stdin.
-//! 3. [`run`]: the only place that starts an external program.
+//! 3. [`run`]: the external programs a plan runs (`ip`, `nft`,
+//!    `iptables`); [`process`] starts the rest (hooks, commands).
 //! 4. [`netns`]: what a TARGET namespace means, and its checks.
 //! 5. [`link`], [`nat`]: plans for links and for the firewall.
 //! 6. [`process`]: namespaces, hand-off, signals, waiting.
 //!
-//! Also at layer 4: [`ifwait`] (an interface's arrival) and [`resolv`] (a
-//! container's own resolv.conf). Above all layers: [`netinit`], that tool's
-//! job from command line to exec.
+//! Also at layer 4: [`ifwait`] (an interface's arrival), [`resolv`] (a
+//! container's own resolv.conf) and [`pidfile`] (a pid file written safely
+//! in a directory others may write to). Above all layers: [`netinit`],
+//! that tool's job from command line to exec.
 
 pub mod cidr;
 pub mod error;
@@ -22,6 +24,7 @@ pub mod nat;
 pub mod netinit;
 pub mod netns;
 pub mod operand;
+pub mod pidfile;
 pub mod port;
 pub mod process;
 pub mod resolv;

@@ -1,4 +1,5 @@
-//! Interface names, checked once when parsed (SPEC "Names").
+//! Interface names, checked once when parsed (docs/contract.md, "Names,
+//! addresses, operands").
 
 use crate::error::Error;
 use std::fmt;

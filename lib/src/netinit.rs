@@ -129,12 +129,8 @@ impl Job {
 /// zombie (orphans come to us as PID 1, or as subreaper outside a PID
 /// namespace) and return COMMAND's status.
 fn supervise(command: &[OsString]) -> Result<u8, Error> {
-    nix::sys::prctl::set_child_subreaper(true).map_err(|e| {
-        Error::failed(format!(
-            "cannot become the reaper of orphans: {}",
-            e.desc().to_lowercase()
-        ))
-    })?;
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| Error::os("cannot become the reaper of orphans", e))?;
     // Blocked before the child exists, so no signal meant for it is lost.
     let mask = process::block_supervised_signals()?;
     let child = process::spawn(command, &mask)?;

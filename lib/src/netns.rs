@@ -6,7 +6,8 @@
 //! the peer of a veth is created directly inside the target namespace and
 //! a printed plan names the same namespace as a run does.
 
-use crate::error::{io_words, Error};
+use crate::error::{errno_words, io_words, Error};
+use nix::errno::Errno;
 use std::fmt;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -111,9 +112,17 @@ impl Target {
                 format!("no such namespace in {NETNS_DIR} (see 'ip netns list')")
             }
             (Target::Path(_), std::io::ErrorKind::NotFound) => "no such file".to_string(),
-            _ => io_words(&e),
+            // A refusal gets errno_words' hint: who may open it may use it.
+            _ => match e.raw_os_error() {
+                Some(raw) => errno_words(Errno::from_raw(raw)),
+                None => io_words(&e),
+            },
         };
-        Error::failed(format!("cannot use {self}: {why}"))
+        let error = Error::failed(format!("cannot use {self}: {why}"));
+        match e.raw_os_error() {
+            Some(raw) => error.with_errno(Errno::from_raw(raw)),
+            None => error,
+        }
     }
 }
 
@@ -326,8 +335,11 @@ mod tests {
         );
         let e = Target::Name("nsnet-surely-absent".into())
             .open()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("no such namespace in /run/netns"), "{e}");
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(Errno::ENOENT));
+        assert!(
+            e.to_string().contains("no such namespace in /run/netns"),
+            "{e}"
+        );
     }
 }

@@ -42,8 +42,7 @@ where
                     return Err(Error::usage("'-' (stdin) may be given only once"));
                 };
                 for (n, line) in input.lines().enumerate() {
-                    let line =
-                        line.map_err(|e| Error::failed(format!("cannot read stdin: {e}")))?;
+                    let line = line.map_err(|e| Error::io("cannot read stdin", &e))?;
                     let Some(word) = line.split_whitespace().next() else {
                         continue;
                     };

@@ -16,7 +16,7 @@
 //! in it propagates back, while mounts the caller's side makes later still
 //! arrive, as they would have without netinit.
 
-use crate::error::{errno_words, Error};
+use crate::error::Error;
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -107,8 +107,10 @@ impl Resolv {
     }
 }
 
+/// `what: why`, keeping the errno; in plain words, since the network
+/// hint of `Error::os` does not fit a mount.
 fn failed(what: &str, errno: Errno) -> Error {
-    Error::failed(format!("{what}: {}", errno_words(errno)))
+    Error::io(what, &errno.into())
 }
 
 /// Gives this process (and what it execs or starts) `conf` as its
@@ -139,7 +141,8 @@ fn bind_text(text: &str) -> Result<(), Error> {
         |e| match e {
             Errno::ENOENT => Error::failed(format!(
                 "{RESOLV_CONF} does not exist (a bind mount needs a file to cover)"
-            )),
+            ))
+            .with_errno(e),
             e => failed(&format!("cannot open {RESOLV_CONF}"), e),
         },
     )?;
@@ -172,7 +175,7 @@ fn write_and_bind(text: &str, target_path: &str) -> Result<(), Error> {
         .and_then(|()| {
             std::fs::set_permissions(RESOLV_CONF, std::fs::Permissions::from_mode(0o644))
         })
-        .map_err(|e| Error::failed(format!("cannot write it: {}", e.to_string().to_lowercase())))?;
+        .map_err(|e| Error::io("cannot write it", &e))?;
     mount(
         Some(RESOLV_CONF),
         target_path,

@@ -1,9 +1,11 @@
-//! The only place that starts an external program (`ip`, `nft`, `iptables`):
-//! finds it with `which`, runs it with `duct`, feeds batch input on stdin
-//! (input, output and error through anonymous files, so no thread is needed),
-//! turns a failure into words, and prints instead of running in dry-run mode.
+//! The external programs a plan runs (`ip`, `nft`, `iptables` and their
+//! kin): finds each with `which`, runs it with `duct`, feeds batch input on
+//! stdin (input, output and error through anonymous files, so no thread is
+//! needed), turns a failure into words, and prints instead of running in
+//! dry-run mode. Hooks and the commands the wrappers run are started by
+//! [`crate::process`].
 
-use crate::error::Error;
+use crate::error::{may_suggest_root, Error};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -83,21 +85,14 @@ impl Command {
     ///
     /// Its input, output and error are anonymous files (memfd), not pipes:
     /// with pipes duct would start a thread to feed the input and one to
-    /// drain each output (three thread starts per program, ~0.5 ms of a
-    /// one-container setup's ~10 ms), and nft 1.0, which writes a listing
-    /// one token per write(2), would wake the reader tens of thousands of
-    /// times for a large rule set. Files need neither: the program runs to
-    /// its end and what it wrote is read afterwards.
+    /// drain each output, and nft, which writes a listing one token per
+    /// write(2), would wake the reader once per token of a large rule set.
+    /// Files need neither: the program runs to its end and what it wrote is
+    /// read afterwards.
     pub fn output(&self) -> Result<Output, Error> {
         use std::io::{Read, Seek, Write};
         let path = self.program.find()?;
-        let cannot = |e: std::io::Error| {
-            Error::failed(format!(
-                "cannot run {}: {}",
-                self.program.name,
-                e.to_string().to_lowercase()
-            ))
-        };
+        let cannot = |e: std::io::Error| Error::io(format!("cannot run {}", self.program.name), &e);
         let memfd = || -> Result<std::fs::File, Error> {
             nix::sys::memfd::memfd_create(self.program.name, nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
                 .map(std::fs::File::from)
@@ -187,10 +182,14 @@ impl Mode {
 
     /// Runs the command, or prints it on stdout and returns empty output.
     pub fn run(self, command: &Command) -> Result<String, Error> {
+        use std::io::Write;
         match self {
             Mode::Run => command.run(),
             Mode::DryRun => {
-                println!("{}", command.to_shell());
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{}", command.to_shell())
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Error::io("cannot print the plan", &e))?;
                 Ok(String::new())
             }
         }
@@ -212,7 +211,9 @@ pub fn shell_quote(word: &str) -> String {
 
 /// Rewrites a program's stderr into one line of plain words: the kernel's
 /// `RTNETLINK answers: File exists` becomes `already exists`, permission
-/// errors get a hint, and batch bookkeeping lines are dropped.
+/// errors get a hint (to run as root only for those who are not), and
+/// batch bookkeeping lines are dropped. A program's words are all there is
+/// to go on here: it passes on no errno.
 pub fn plain_words(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
@@ -223,14 +224,18 @@ pub fn plain_words(stderr: &str) -> String {
         return "failed without saying why".to_string();
     }
     let text = lines.join("; ");
+    // iptables' own "(you must be root)" would tell root to be root; the
+    // hint below replaces it for those who are not.
     let text = text
         .replace("RTNETLINK answers: ", "")
         .replace("Error: ", "")
-        .replace("Error: ", "");
+        .replace(" (you must be root)", "");
     let lower = text.to_lowercase();
     let words = if lower.contains("file exists") {
         "already exists".to_string()
-    } else if lower.contains("operation not permitted") || lower.contains("permission denied") {
+    } else if (lower.contains("operation not permitted") || lower.contains("permission denied"))
+        && may_suggest_root()
+    {
         format!(
             "{} (run as root or with CAP_NET_ADMIN)",
             text.trim_end_matches('.')
@@ -275,9 +280,18 @@ mod tests {
             plain_words("RTNETLINK answers: File exists\nCommand failed -:2\n"),
             "already exists"
         );
+        let hint = if may_suggest_root() {
+            " (run as root or with CAP_NET_ADMIN)"
+        } else {
+            ""
+        };
         assert_eq!(
             plain_words("RTNETLINK answers: Operation not permitted\n"),
-            "Operation not permitted (run as root or with CAP_NET_ADMIN)"
+            format!("Operation not permitted{hint}")
+        );
+        assert_eq!(
+            plain_words("iptables-save: Permission denied (you must be root)\n"),
+            format!("iptables-save: Permission denied{hint}")
         );
         assert_eq!(plain_words(""), "failed without saying why");
         assert_eq!(

@@ -2,6 +2,7 @@
 //! in, on nftables or iptables, owning only its own rules. Parses, calls
 //! the library's `nat` layer, reports.
 
+use crate::cli::Cli;
 use clap::{Parser, Subcommand};
 use nsnet::cidr::Subnet;
 use nsnet::exit::Tool;
@@ -14,7 +15,10 @@ use nsnet::Error;
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-const TOOL: Tool = Tool::admin("natctl");
+const CLI: Cli = Cli::new(
+    Tool::admin("natctl"),
+    include_str!("../../man/src/natctl.1"),
+);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -158,7 +162,9 @@ fn proto(udp: bool) -> Proto {
 }
 
 fn run() -> Result<u8, Error> {
-    let args: Args = crate::cli::parse(&TOOL)?;
+    let Some(args) = CLI.parse::<Args>()? else {
+        return Ok(0);
+    };
     match args.command {
         Cmd::Add {
             subnet,
@@ -264,5 +270,5 @@ fn run() -> Result<u8, Error> {
 }
 
 pub fn main() -> ExitCode {
-    TOOL.report(run())
+    CLI.main(run)
 }

@@ -1,6 +1,7 @@
 //! netinit: configure a container's network from inside it, then exec a
 //! command. The command line is here; the job is `nsnet::netinit`.
 
+use crate::cli::Cli;
 use nsnet::cidr::HostCidr;
 use nsnet::exit::Tool;
 use nsnet::link::inside::Gateways;
@@ -12,7 +13,10 @@ use std::ffi::OsString;
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-const TOOL: Tool = Tool::wrapper("netinit");
+const CLI: Cli = Cli::new(
+    Tool::wrapper("netinit"),
+    include_str!("../../man/src/netinit.1"),
+);
 
 const ABOUT: &str = "Configure a container's network from inside it, then exec a command";
 
@@ -88,7 +92,7 @@ struct Args {
     )]
     wait: Seconds,
 
-    /// Stay PID 1: run COMMAND as a child, forward signals, reap every zombie
+    /// Stay PID 1: run COMMAND as a child that dies with netinit, forward signals, reap every zombie
     #[arg(long)]
     init: bool,
 
@@ -101,11 +105,12 @@ struct Args {
     command: Vec<OsString>,
 }
 
-/// Parses netinit's command line. Without `--`, the command would be read
-/// as addresses, so its absence is named first.
-fn parse_args(argv: Vec<OsString>) -> Result<Args, Error> {
+/// Parses netinit's command line (`None` when it asked for help, the
+/// version or generated text). Without `--`, the command would be read as
+/// addresses, so its absence is named first.
+fn parse_args(argv: Vec<OsString>) -> Result<Option<Args>, Error> {
     let rest = argv.get(1..).unwrap_or_default();
-    let asks_info = crate::cli::completions_requested()
+    let asks_info = crate::cli::asks_generate(rest)
         || rest
             .iter()
             .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version")));
@@ -114,7 +119,7 @@ fn parse_args(argv: Vec<OsString>) -> Result<Args, Error> {
             "missing '--' before the command (netinit [OPTIONS] CIDR... -- COMMAND [ARG]...)",
         ));
     }
-    crate::cli::parse_from(&TOOL, argv)
+    CLI.parse_from(argv)
 }
 
 impl Args {
@@ -140,12 +145,15 @@ impl Args {
     }
 }
 
-fn run(argv: Vec<OsString>) -> Result<u8, Error> {
-    Job::new(parse_args(argv)?.into_request())?.run()
+fn run() -> Result<u8, Error> {
+    let Some(args) = parse_args(std::env::args_os().collect())? else {
+        return Ok(0);
+    };
+    Job::new(args.into_request())?.run()
 }
 
 pub fn main() -> ExitCode {
-    TOOL.report(run(std::env::args_os().collect()))
+    CLI.main(run)
 }
 
 #[cfg(test)]
@@ -160,8 +168,8 @@ mod tests {
             .map(OsString::from)
             .collect();
         parse_args(argv)
-            .and_then(|args| Job::new(args.into_request()))
-            .map_err(|e| TOOL.line(&e))
+            .and_then(|args| Job::new(args.expect("a run, not help").into_request()))
+            .map_err(|e| CLI.tool.line(&e))
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! nsrun: runs a command in new namespaces; setup hooks run while the
 //! command waits at a hand-off, so what they create exists before it starts.
 
+use crate::cli::Cli;
 use clap::Parser;
 use nsnet::exit::Tool;
 use nsnet::process::namespaces::Namespaces;
@@ -10,7 +11,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const TOOL: Tool = Tool::wrapper("nsrun");
+const CLI: Cli = Cli::new(
+    Tool::wrapper("nsrun"),
+    include_str!("../../man/src/nsrun.1"),
+);
 
 /// Run a command in new namespaces, with setup hooks before it starts.
 #[derive(Parser, Debug)]
@@ -96,10 +100,12 @@ impl Args {
 }
 
 fn run() -> Result<u8, Error> {
-    let args: Args = crate::cli::parse(&TOOL)?;
-    nsrun::run(args.into_spec(), &mut |e| eprintln!("{}", TOOL.line(e)))
+    let Some(args) = CLI.parse::<Args>()? else {
+        return Ok(0);
+    };
+    nsrun::run(args.into_spec(), &mut |e| eprintln!("{}", CLI.tool.line(e)))
 }
 
 pub fn main() -> ExitCode {
-    TOOL.report(run())
+    CLI.main(run)
 }

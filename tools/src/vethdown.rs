@@ -1,5 +1,6 @@
 //! vethdown: remove veth pairs that vethup made.
 
+use crate::cli::Cli;
 use clap::Parser;
 use nsnet::exit::Tool;
 use nsnet::link::veth::{self, Down};
@@ -9,7 +10,10 @@ use nsnet::run::Mode;
 use nsnet::Error;
 use std::process::ExitCode;
 
-const TOOL: Tool = Tool::admin("vethdown");
+const CLI: Cli = Cli::new(
+    Tool::admin("vethdown"),
+    include_str!("../../man/src/vethdown.1"),
+);
 
 /// Remove veth pairs that vethup made.
 #[derive(Parser, Debug)]
@@ -42,7 +46,9 @@ struct Args {
 }
 
 fn run() -> Result<u8, Error> {
-    let args: Args = crate::cli::parse(&TOOL)?;
+    let Some(args) = CLI.parse::<Args>()? else {
+        return Ok(0);
+    };
     let request = Down {
         names: operand::expand(&args.names, std::io::stdin().lock())?,
         if_exists: args.if_exists,
@@ -53,5 +59,5 @@ fn run() -> Result<u8, Error> {
 }
 
 pub fn main() -> ExitCode {
-    TOOL.report(run())
+    CLI.main(run)
 }

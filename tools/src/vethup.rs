@@ -1,5 +1,6 @@
 //! vethup: create a veth pair from the host into a network namespace.
 
+use crate::cli::Cli;
 use clap::Parser;
 use nsnet::cidr::HostCidr;
 use nsnet::exit::Tool;
@@ -10,7 +11,10 @@ use nsnet::run::Mode;
 use nsnet::Error;
 use std::process::ExitCode;
 
-const TOOL: Tool = Tool::admin("vethup");
+const CLI: Cli = Cli::new(
+    Tool::admin("vethup"),
+    include_str!("../../man/src/vethup.1"),
+);
 
 /// Create a veth pair with one end inside a network namespace.
 #[derive(Parser, Debug)]
@@ -66,7 +70,9 @@ struct Args {
 }
 
 fn run() -> Result<u8, Error> {
-    let args: Args = crate::cli::parse(&TOOL)?;
+    let Some(args) = CLI.parse::<Args>()? else {
+        return Ok(0);
+    };
     let request = Up {
         addrs: args.addrs,
         ifname: args.ifname,
@@ -79,5 +85,5 @@ fn run() -> Result<u8, Error> {
 }
 
 pub fn main() -> ExitCode {
-    TOOL.report(run())
+    CLI.main(run)
 }

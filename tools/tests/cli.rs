@@ -1,23 +1,35 @@
-//! The tools' command lines against their man pages: every long option of
-//! `--help` is documented in the man page's SYNOPSIS or OPTIONS and the other
-//! way round; the pages pass `mandoc -Tlint`; `--version` answers.
+//! The tools' command lines against their man pages: the committed pages
+//! are what the tools generate; every long option of `--help` is in the
+//! page's SYNOPSIS and OPTIONS and the other way round; the pages pass
+//! `mandoc -Tlint`; `--version` answers; `--generate` makes completion
+//! scripts, and nothing in the environment changes what a tool does.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-const TOOLS: [&str; 5] = ["nsrun", "vethup", "vethdown", "netinit", "natctl"];
+fn tool(name: &str) -> Command {
+    Command::new(nsnet_lab::bin(name))
+}
 
-/// Every `--help` a tool has: natctl's options live on its subcommands.
-fn helps(tool: &str) -> Vec<Vec<&'static str>> {
-    match tool {
-        "natctl" => ["add", "del", "publish", "unpublish", "list", "gc", "flush"]
-            .into_iter()
-            .map(|sub| vec![sub, "--help"])
-            .chain([vec!["--help"]])
-            .collect(),
-        _ => vec![vec!["--help"]],
+/// Every `--help` a tool has: its own, and each subcommand's (natctl's
+/// options live on its subcommands), found in the `Commands:` list.
+fn helps(name: &str) -> Vec<Vec<String>> {
+    let out = tool(name).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut helps = vec![vec!["--help".to_string()]];
+    let commands = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "));
+    for line in commands {
+        let sub = line.split_whitespace().next().unwrap_or_default();
+        if sub != "help" {
+            helps.push(vec![sub.to_string(), "--help".to_string()]);
+        }
     }
+    helps
 }
 
 fn long_options(text: &str) -> BTreeSet<String> {
@@ -82,8 +94,37 @@ fn man_synopsis_and_options(tool: &str) -> String {
 }
 
 #[test]
+fn committed_man_pages_are_what_the_tools_generate() {
+    for name in nsnet_lab::tools() {
+        let out = tool(&name).args(["--generate", "man"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name} --generate man: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let generated = String::from_utf8(out.stdout).unwrap();
+        let committed = std::fs::read_to_string(man_page(&name)).unwrap_or_default();
+        if generated != committed {
+            let (n, (old, new)) = committed
+                .lines()
+                .chain(std::iter::repeat("(end of file)"))
+                .zip(generated.lines().chain(std::iter::repeat("(end of file)")))
+                .enumerate()
+                .find(|(_, (old, new))| old != new)
+                .expect("a line that differs");
+            panic!(
+                "man/{name}.1 is not what `{name} --generate man` prints; run `just man` \
+                 (line {}: committed {old:?}, generated {new:?})",
+                n + 1
+            );
+        }
+    }
+}
+
+#[test]
 fn help_and_man_page_name_the_same_long_options() {
-    for tool in TOOLS {
+    for tool in nsnet_lab::tools() {
+        let tool = tool.as_str();
         let mut text = String::new();
         for args in helps(tool) {
             let out = Command::new(nsnet_lab::bin(tool))
@@ -108,7 +149,8 @@ fn help_and_man_page_name_the_same_long_options() {
 
 #[test]
 fn man_pages_pass_mandoc_lint_with_every_section() {
-    for tool in TOOLS {
+    for tool in nsnet_lab::tools() {
+        let tool = tool.as_str();
         let out = Command::new("mandoc")
             .args(["-Tlint", "-W", "warning"])
             .arg(man_page(tool))
@@ -143,15 +185,12 @@ fn man_pages_pass_mandoc_lint_with_every_section() {
 
 #[test]
 fn every_tool_answers_version() {
-    for tool in TOOLS {
-        let out = Command::new(nsnet_lab::bin(tool))
-            .arg("--version")
-            .output()
-            .unwrap();
+    for name in nsnet_lab::tools() {
+        let out = tool(&name).arg("--version").output().unwrap();
         assert!(out.status.success());
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
-            format!("{tool} {}", env!("CARGO_PKG_VERSION"))
+            format!("{name} {}", env!("CARGO_PKG_VERSION"))
         );
     }
 }
@@ -166,28 +205,48 @@ fn long_options_are_found_in_text() {
 }
 
 #[test]
-fn every_tool_prints_bash_and_zsh_completions() {
-    for tool in TOOLS {
-        for (shell, mark) in [
-            ("bash", format!("complete -F _{tool}")),
-            ("zsh", format!("#compdef {tool}")),
+fn every_tool_generates_completions_on_request_only() {
+    for name in nsnet_lab::tools() {
+        for (kind, mark) in [
+            ("complete-bash", format!("complete -F _{name}")),
+            ("complete-zsh", format!("#compdef {name}")),
+            ("complete-fish", format!("complete -c {name}")),
         ] {
-            let out = Command::new(nsnet_lab::bin(tool))
-                .env("NSNET_COMPLETIONS", shell)
-                .output()
-                .unwrap();
+            let out = tool(&name).args(["--generate", kind]).output().unwrap();
             let script = String::from_utf8_lossy(&out.stdout);
             assert!(
                 out.status.success() && script.contains(&mark),
-                "{tool} {shell}: {script}"
+                "{name} {kind}: {script}"
             );
         }
-        let out = Command::new(nsnet_lab::bin(tool))
-            .env("NSNET_COMPLETIONS", "tcsh")
+        let out = tool(&name).args(["--generate", "tcsh"]).output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && out.stdout.is_empty(), "{name}");
+        assert!(
+            said.starts_with(&format!("{name}: ")) && said.contains("'tcsh'"),
+            "{said}"
+        );
+    }
+}
+
+/// What used to switch every tool into printing a completion script, and
+/// anything else a hook or a payload may inherit, changes nothing: a
+/// usage error stays one, with nothing on stdout.
+#[test]
+fn the_environment_does_not_change_what_a_tool_does() {
+    for name in nsnet_lab::tools() {
+        let plain = tool(&name).arg("--no-such-option").output().unwrap();
+        let inherited = tool(&name)
+            .arg("--no-such-option")
+            .env("NSNET_COMPLETIONS", "bash")
+            .env("NSNET_GENERATE", "man")
+            .env("COMPLETE", "bash")
             .output()
             .unwrap();
-        assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("not a shell"));
+        assert_eq!(plain.status.code(), inherited.status.code(), "{name}");
+        assert_eq!(plain.stderr, inherited.stderr, "{name}");
+        assert!(inherited.stdout.is_empty(), "{name} printed something");
+        assert!(!inherited.status.success(), "{name}");
     }
 }
 

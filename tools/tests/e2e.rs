@@ -1,5 +1,5 @@
-//! The whole flow, end to end, in the lab: the tools composed as SPEC.md's
-//! first examples, what happens when things go wrong, and many containers.
+//! The whole flow, end to end, in the lab: the tools composed as the
+//! README's first examples, what happens when things go wrong, and many containers.
 //! Every test ends with the residue check.
 
 use nsnet_lab::{lab, Lab, SERVICE, UPLINK};
@@ -35,7 +35,19 @@ fn contained(command: &[&str]) -> Vec<String> {
     argv
 }
 
+/// Makes the lab's host forward IPv4, as a host running containers behind
+/// NAT does. natctl add turns forwarding on and rightly leaves it on (other
+/// containers and programs may need it), so a residue check of a scenario
+/// with NAT starts from a host where it is on already.
+fn forwarding_host(lab: &Lab) {
+    lab.sh_ok("echo 1 > /proc/sys/net/ipv4/ip_forward");
+}
+
 fn core_scenario(lab: &Lab, extra: &[&str], backend: &str) -> nsnet_lab::Out {
+    lab.output(core_scenario_command(lab, extra, backend))
+}
+
+fn core_scenario_command(lab: &Lab, extra: &[&str], backend: &str) -> std::process::Command {
     let mut argv = vec!["nsrun", "--net", "--mount"];
     argv.extend_from_slice(extra);
     let add = format!("natctl add --backend {backend} 10.0.0.0/24");
@@ -56,7 +68,7 @@ fn core_scenario(lab: &Lab, extra: &[&str], backend: &str) -> nsnet_lab::Out {
         "-c",
         PAYLOAD,
     ]);
-    lab.run(&argv)
+    lab.command(&argv)
 }
 
 fn assert_reached_everything(out: &nsnet_lab::Out) {
@@ -78,6 +90,7 @@ fn assert_reached_everything(out: &nsnet_lab::Out) {
 /// The core scenario on one NAT backend, then the residue check.
 fn core_scenario_leaves_nothing(backend: &str) {
     let lab = lab!();
+    forwarding_host(&lab);
     let before = lab.snapshot();
     assert_reached_everything(&core_scenario(&lab, &[], backend));
     lab.assert_settles(&before);
@@ -93,9 +106,26 @@ fn core_scenario_on_iptables() {
     core_scenario_leaves_nothing("iptables");
 }
 
+/// Whatever the environment holds, every hook and the payload inherit it,
+/// and it changes nothing: once, NSNET_COMPLETIONS=bash made each hook
+/// print a completion script and exit 0 without doing its job.
+#[test]
+fn core_scenario_whatever_the_environment_holds() {
+    let lab = lab!();
+    forwarding_host(&lab);
+    let before = lab.snapshot();
+    let mut cmd = core_scenario_command(&lab, &[], "nft");
+    cmd.env("NSNET_COMPLETIONS", "bash")
+        .env("NSNET_GENERATE", "man")
+        .env("COMPLETE", "bash");
+    assert_reached_everything(&lab.output(cmd));
+    lab.assert_settles(&before);
+}
+
 #[test]
 fn core_scenario_with_pid_proc_and_hostname() {
     let lab = lab!();
+    forwarding_host(&lab);
     let before = lab.snapshot();
     let out = core_scenario(
         &lab,
@@ -137,6 +167,7 @@ fn core_scenario_with_pid_proc_and_hostname() {
 #[test]
 fn payload_killed_by_a_signal_still_cleans_up() {
     let lab = lab!();
+    forwarding_host(&lab);
     let before = lab.snapshot();
     let out = lab.run(&contained(&["sh", "-c", "kill -KILL $$"]));
     assert_eq!(out.code(), 137, "{}", out.stderr);
@@ -148,6 +179,7 @@ fn a_hook_failing_half_way_is_undone_by_on_exit() {
     let lab = lab!();
     // veth0 is taken by a foreign pair, so vethup refuses after natctl added.
     lab.sh_ok("ip link add veth0 type veth peer name veth0p");
+    forwarding_host(&lab);
     let before = lab.snapshot();
     let out = lab.run(&contained(&["touch", "/run/payload-ran"]));
     assert_eq!(out.code(), 125);
@@ -164,6 +196,7 @@ fn a_hook_failing_half_way_is_undone_by_on_exit() {
 #[test]
 fn nsrun_killed_leaves_what_flush_and_all_clear() {
     let lab = lab!();
+    forwarding_host(&lab);
     let before = lab.snapshot();
     let mut nsrun =
         lab.spawn_command(lab.command(&contained(&["sh", "-c", "echo up; exec sleep 1000"])));
@@ -207,6 +240,7 @@ fn a_taken_interface_name_is_refused_and_nothing_changes() {
 #[test]
 fn many_containers_on_a_bridge_and_one_alone() {
     let lab = lab!();
+    forwarding_host(&lab);
     let before = lab.snapshot();
     lab.run(&["natctl", "add", "10.0.0.0/24"])
         .expect_ok("natctl add");
@@ -296,9 +330,15 @@ fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
 #[test]
 fn the_demo_tells_the_core_scenario_and_leaves_nothing() {
     let lab = lab!();
+    forwarding_host(&lab);
     let before = lab.snapshot();
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../lab/demo.sh");
     let out = lab.run(&["bash", demo]).expect_ok("the demo");
+    assert!(
+        !out.stdout.contains('\u{1b}'),
+        "the demo styled text that is not going to a terminal:\n{}",
+        out.stdout
+    );
     for said in [
         "$ natctl add 10.0.0.0/24",
         "10.0.0.0/24 masquerade out=any backend=nft",

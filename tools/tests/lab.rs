@@ -80,6 +80,31 @@ fn the_residue_check_catches_leftovers() {
             "/run/leftover",
         ),
         ("netns", "ip netns add leftover", "leftover"),
+        (
+            "sysctls",
+            "echo 1 > /proc/sys/net/ipv4/ip_forward",
+            "/proc/sys/net/ipv4/ip_forward:1",
+        ),
+        (
+            "sysctls",
+            "echo 1 > /proc/sys/net/ipv4/conf/up0/route_localnet",
+            "/proc/sys/net/ipv4/conf/up0/route_localnet:1",
+        ),
+        (
+            "sysctls",
+            "echo 2 > /proc/sys/net/ipv4/conf/all/rp_filter",
+            "/proc/sys/net/ipv4/conf/all/rp_filter:2",
+        ),
+        (
+            "sysctls",
+            "echo 1 > /proc/sys/net/ipv6/conf/up0/forwarding",
+            "/proc/sys/net/ipv6/conf/up0/forwarding:1",
+        ),
+        (
+            "sysctls",
+            "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6",
+            "/proc/sys/net/ipv6/conf/default/disable_ipv6:1",
+        ),
     ];
     for (section, plant, mark) in plants {
         let before = lab.snapshot();
@@ -106,5 +131,85 @@ fn an_untouched_lab_has_no_residue() {
     let lab = lab!();
     let before = lab.snapshot();
     lab.sh_ok("ip link show >/dev/null; nft list ruleset >/dev/null");
+    lab.assert_unchanged(&before);
+}
+
+/// Starts `command` in the background from a shell that then exits, as a
+/// test that forgot it would; its PID in the lab.
+fn leak(lab: &Lab, command: &str) -> i32 {
+    lab.sh_ok(&format!("{command} </dev/null >/dev/null 2>&1 & echo $!"))
+        .trim()
+        .parse()
+        .expect("a PID")
+}
+
+/// The namespace link of a process as seen from outside, if it runs.
+fn pid_namespace(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    std::fs::read_link(path.join("ns/pid")).ok()
+}
+
+/// Every process on the machine in the PID namespace `ns`.
+fn processes_in(ns: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<i32>().is_ok())
+        .filter(|e| pid_namespace(&e.path()).as_deref() == Some(ns))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn a_leaked_process_is_found_even_in_a_pid_namespace_and_dies_with_the_lab() {
+    let lab = lab!();
+    let before = lab.snapshot();
+    // A daemon in a session of its own, and one hidden in a PID namespace
+    // inside the lab; the commands that started them have returned.
+    let daemon = leak(&lab, "setsid sleep 1000");
+    let hidden = leak(&lab, "unshare --pid --fork sleep 2000");
+    let diff = before.diff(&lab.snapshot());
+    for said in [
+        "[processes]".to_string(),
+        format!("+ pid {daemon}: sleep 1000"),
+        format!("+ pid {hidden}: unshare --pid --fork sleep 2000"),
+        "sleep 2000".to_string(),
+    ] {
+        assert!(diff.contains(&said), "{said:?} is not in:\n{diff}");
+    }
+    let lab_ns = pid_namespace(&lab.proc(daemon)).expect("the daemon's PID namespace");
+    let sleeper =
+        std::fs::read_to_string(lab.proc(hidden).join(format!("task/{hidden}/children"))).unwrap();
+    let inner_ns =
+        pid_namespace(&lab.proc(sleeper.trim().parse().unwrap())).expect("the inner PID namespace");
+    assert_ne!(lab_ns, inner_ns);
+    assert_ne!(
+        Some(lab_ns.clone()),
+        pid_namespace(std::path::Path::new("/proc/self")),
+        "the lab has a PID namespace of its own"
+    );
+    drop(lab);
+    for ns in [lab_ns, inner_ns] {
+        assert_eq!(processes_in(&ns), Vec::<String>::new(), "{}", ns.display());
+    }
+}
+
+#[test]
+fn the_labs_init_reaps_orphans() {
+    let lab = lab!();
+    let before = lab.snapshot();
+    // The shell exits at once: its background job is an orphan, the lab
+    // init's to reap when it ends.
+    let orphan = leak(&lab, "sleep 0.1");
+    lab.wait_exit(orphan);
+    let start = std::time::Instant::now();
+    while lab.proc(orphan).exists() {
+        // A guard against hanging, far beyond any reaping: a zombie that
+        // stays this long is one nobody reaps.
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the orphan {orphan} was never reaped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     lab.assert_unchanged(&before);
 }

@@ -2,8 +2,7 @@
 //! the lab's host; its veth is made with plain `ip` once its namespace
 //! exists, so netinit always starts before its interface does.
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use nsnet_lab::{lab, Bg, Lab, DNS};
 use std::time::{Duration, Instant};
 
@@ -17,14 +16,16 @@ fn eventually(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
-fn ns(pid: i32, kind: &str) -> String {
-    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+/// A namespace of the lab's process `pid` (`self`: the test's own).
+fn ns(lab: &Lab, pid: Option<i32>, kind: &str) -> String {
+    let dir = pid.map_or_else(|| "/proc/self".into(), |pid| lab.proc(pid));
+    std::fs::read_link(dir.join(format!("ns/{kind}")))
         .map(|p| p.display().to_string())
         .unwrap_or_default()
 }
 
-fn comm(pid: i32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+fn comm(lab: &Lab, pid: i32) -> String {
+    std::fs::read_to_string(lab.proc(pid).join("comm"))
         .unwrap_or_default()
         .trim()
         .to_string()
@@ -32,27 +33,27 @@ fn comm(pid: i32) -> String {
 
 /// The fields of /proc/PID/stat after the command name: [0] is the state,
 /// [11] and [12] user and system CPU time in clock ticks.
-fn stat(pid: i32) -> Vec<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("reading stat");
+fn stat(lab: &Lab, pid: i32) -> Vec<String> {
+    let text = std::fs::read_to_string(lab.proc(pid).join("stat")).expect("reading stat");
     let after = text.rsplit_once(')').expect("a stat line").1;
     after.split_whitespace().map(str::to_string).collect()
 }
 
-fn cpu_ticks(pid: i32) -> u64 {
-    let s = stat(pid);
+fn cpu_ticks(lab: &Lab, pid: i32) -> u64 {
+    let s = stat(lab, pid);
     s[11].parse::<u64>().unwrap() + s[12].parse::<u64>().unwrap()
 }
 
 /// The PID of netinit: the process itself once `unshare` has exec'd it, or
 /// (with `--fork`) its child.
-fn netinit_pid(pid: i32) -> Option<i32> {
-    if comm(pid) == "netinit" {
+fn netinit_pid(lab: &Lab, pid: i32) -> Option<i32> {
+    if comm(lab, pid) == "netinit" {
         return Some(pid);
     }
-    let children =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let children = std::fs::read_to_string(lab.proc(pid).join(format!("task/{pid}/children")))
+        .unwrap_or_default();
     let child = children.split_whitespace().next()?.parse().ok()?;
-    (comm(child) == "netinit").then_some(child)
+    (comm(lab, child) == "netinit").then_some(child)
 }
 
 /// Waits until netinit runs in `bg` and returns its PID. Only then is its
@@ -62,20 +63,16 @@ fn netinit_pid(pid: i32) -> Option<i32> {
 fn started(lab: &Lab, bg: &Bg) -> i32 {
     let mut netinit = 0;
     eventually("netinit to start", || {
-        netinit = netinit_pid(bg.pid()).unwrap_or(0);
+        netinit = netinit_pid(lab, bg.pid()).unwrap_or(0);
         netinit != 0
     });
-    let net = ns(netinit, "net");
+    let net = ns(lab, Some(netinit), "net");
     assert_ne!(
         net,
-        ns(lab.host_pid(), "net"),
+        ns(lab, Some(lab.host_pid()), "net"),
         "netinit is in the lab's host"
     );
-    assert_ne!(
-        net,
-        ns(std::process::id() as i32, "net"),
-        "netinit is outside the lab"
-    );
+    assert_ne!(net, ns(lab, None, "net"), "netinit is outside the lab");
     netinit
 }
 
@@ -312,10 +309,10 @@ fn wait_sleeps_until_the_interface_arrives() {
         &["sh", "-c", "ip -br -4 addr show dev eth0"],
     );
     eventually("netinit to wait", || {
-        comm(pid) == "netinit" && stat(pid)[0] == "S"
+        comm(&lab, pid) == "netinit" && stat(&lab, pid)[0] == "S"
     });
     std::thread::sleep(Duration::from_millis(300));
-    let waited = cpu_ticks(pid);
+    let waited = cpu_ticks(&lab, pid);
     veth(&lab, pid, "eth0");
     let (code, out) = finish(bg);
     assert_eq!(code, 0, "{out}");
@@ -330,25 +327,33 @@ fn wait_sleeps_until_the_interface_arrives() {
 #[test]
 fn no_interface_fails_after_the_wait_without_burning_cpu() {
     let lab = lab!();
-    let (mut bg, pid) = container(
-        &lab,
-        &["--net"],
-        &["--wait", "2", "10.0.0.2/24"],
-        &["sh", "-c", "echo command-ran"],
+    // The shell's `times` adds up the CPU time of the children it reaped:
+    // netinit's, counted after it ended, whoever reaps it.
+    let out = lab.sh(
+        "unshare --net netinit --wait 2 10.0.0.2/24 -- sh -c 'echo command-ran' 2>&1; \
+         echo status=$?; times",
     );
-    let out = bg.rest();
-    // Exited but not yet reaped: its CPU time is still readable.
-    let ticks = cpu_ticks(pid);
-    let status = bg.wait();
-    assert_eq!(status.code(), Some(125), "{out}");
+    let l = lines(&out.stdout);
     assert_eq!(
-        out,
-        "netinit: eth0 did not appear within 2s (did a vethup hook run for this namespace?)\n"
+        l[..2],
+        [
+            "netinit: eth0 did not appear within 2s (did a vethup hook run for this namespace?)",
+            "status=125"
+        ],
+        "{out:?}"
     );
-    // Two seconds of spinning would be about 200 ticks.
+    // `0m0.010s 0m0.020s`: user and system time of the children.
+    let seconds: f64 = l[3]
+        .split_whitespace()
+        .map(|t| {
+            let (m, s) = t.trim_end_matches('s').split_once('m').unwrap();
+            m.parse::<f64>().unwrap() * 60.0 + s.parse::<f64>().unwrap()
+        })
+        .sum();
+    // Two seconds of spinning would be about two seconds of CPU.
     assert!(
-        ticks <= 10,
-        "netinit used {ticks} ticks of CPU in a 2 s wait"
+        seconds <= 0.1,
+        "netinit used {seconds}s of CPU in a 2 s wait"
     );
 }
 
@@ -498,7 +503,7 @@ fn init_forwards_signals_and_exits_with_the_payloads_status() {
     ] {
         let (mut bg, netinit) = init_container(&lab, &["sh", "-c", "echo ready; exec sleep 60"]);
         assert_eq!(bg.line(), "ready");
-        kill(Pid::from_raw(netinit), signal).unwrap();
+        lab.kill(netinit, signal);
         let (status, out) = finish(bg);
         assert_eq!(status, code, "{signal}: {out}");
         assert_eq!(out, "", "{signal}");
@@ -509,7 +514,7 @@ fn init_forwards_signals_and_exits_with_the_payloads_status() {
                   while :; do sleep 0.05; done";
     let (mut bg, netinit) = init_container(&lab, &["sh", "-c", script]);
     assert_eq!(bg.line(), "ready");
-    kill(Pid::from_raw(netinit), Signal::SIGTERM).unwrap();
+    lab.kill(netinit, Signal::SIGTERM);
     let (status, out) = finish(bg);
     assert_eq!((status, out.as_str()), (3, "got-TERM\n"));
 }

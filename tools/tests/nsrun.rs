@@ -3,7 +3,6 @@
 //! from a terminal), exit statuses, I/O, descriptors, bad input.
 
 use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use nsnet_lab::{lab, Lab, Out};
 use std::io::{Read, Write};
@@ -426,6 +425,218 @@ fn pid_file_is_there_while_hooks_run_and_goes_on_exit() {
     }
 }
 
+/// nsrun with `--pid-file PATH`, a hook and a command that each leave a
+/// mark, run on a thread so a pid file that blocked would fail the test
+/// instead of hanging it. The command says whether PATH holds its PID.
+fn with_pid_file(lab: &Lab, path: &str, more: &[&str]) -> Out {
+    let check = format!("test \"$(cat {path})\" = \"$$\" && echo holds-my-pid; touch /run/ran");
+    let mut args = vec![
+        "nsrun",
+        "--net",
+        "--pid-file",
+        path,
+        "--hook",
+        "touch /run/hooked",
+    ];
+    args.extend_from_slice(more);
+    args.extend(["--", "sh", "-c", &check]);
+    let cmd = lab.command(&args);
+    guarded(&format!("nsrun --pid-file {path}"), move || {
+        let out = { cmd }.output().expect("running nsrun");
+        Out {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+}
+
+/// What the pid file tests may not change behind nsrun's back: every name,
+/// type, owner, link count, size and link target under the folders they
+/// use, and the victim's contents.
+const PID_FILE_WORLD: &str =
+    "ls -A /run; find /run/shared /run/real -printf '%p %y %U %n %s %l\n'; \
+     cat /run/victim";
+
+#[test]
+fn a_pid_file_never_goes_through_or_over_what_nsrun_did_not_write() {
+    let lab = lab!();
+    let before = lab.snapshot();
+    lab.sh_ok(
+        "mkdir -m 1777 /run/shared && mkdir /run/real && echo precious > /run/victim \
+         && ln -s /run/real /run/trusted",
+    );
+    // A PID no process has: a shell that has exited.
+    let dead = lab.sh_ok("sh -c 'echo $$'");
+    let dead = dead.trim();
+    let refusals = [
+        (
+            "ln -s /run/victim /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "a symbolic link is there",
+        ),
+        (
+            "ln -s /dev/null /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "a symbolic link is there",
+        ),
+        (
+            "ln -s /run/nowhere /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "a symbolic link is there",
+        ),
+        (
+            "mkfifo /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "it is a FIFO, not a pid file",
+        ),
+        (
+            "mkdir /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "it is a directory, not a pid file",
+        ),
+        (
+            "echo precious > /run/shared/c.pid",
+            "/run/shared/c.pid",
+            "it holds something other than one PID",
+        ),
+        (
+            &format!("echo {dead} > /run/shared/c.pid && chown 65534 /run/shared/c.pid"),
+            "/run/shared/c.pid",
+            "it is a file of user 65534",
+        ),
+        (
+            &format!("echo {dead} > /run/shared/c.pid && ln /run/shared/c.pid /run/real/other"),
+            "/run/shared/c.pid",
+            "it has other hard links",
+        ),
+        // A directory someone else planted as a symlink in a sticky folder.
+        (
+            "setpriv --reuid=65534 ln -s /run/real /run/shared/evil",
+            "/run/shared/evil/c.pid",
+            "/run/shared/evil is a symbolic link in a world-writable sticky directory, \
+             owned by user 65534",
+        ),
+        (
+            "mkdir /run/ro && mount -t tmpfs -o ro ro /run/ro",
+            "/run/ro/c.pid",
+            "read-only file system",
+        ),
+    ];
+    for (plant, path, says) in refusals {
+        lab.sh_ok(plant);
+        let world = lab.sh_ok(PID_FILE_WORLD);
+        let out = with_pid_file(&lab, path, &[]);
+        assert_eq!(out.code(), 125, "{plant}: {out:?}");
+        let line = one_line(&out);
+        assert!(
+            line.starts_with(&format!("nsrun: cannot write the pid file {path}: "))
+                && line.contains(says),
+            "{plant}: {line}"
+        );
+        assert!(
+            !exists(&lab, "/run/hooked") && !exists(&lab, "/run/ran"),
+            "{plant}: it ran"
+        );
+        assert_eq!(
+            lab.sh_ok(PID_FILE_WORLD),
+            world,
+            "{plant}: something was written"
+        );
+        lab.sh_ok(
+            "rm -rf /run/shared/* /run/real/*; if [ -d /run/ro ]; then umount /run/ro; rmdir /run/ro; fi",
+        );
+    }
+    // As nobody, a folder of root's cannot take it.
+    let out = as_nobody(
+        &lab,
+        &[
+            "--user",
+            "--pid-file",
+            "/run/real/c.pid",
+            "--hook",
+            "touch /run/hooked",
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(out.code(), 125, "{out:?}");
+    assert_eq!(
+        one_line(&out),
+        "nsrun: cannot write the pid file /run/real/c.pid: permission denied \
+         (run as root or with CAP_NET_ADMIN)"
+    );
+
+    // A stale pid file of ours is replaced, and links that only their
+    // owner could have made are followed.
+    for (plant, path) in [
+        (
+            format!("echo {dead} > /run/shared/c.pid"),
+            "/run/shared/c.pid",
+        ),
+        (
+            format!("printf {dead} > /run/real/c.pid"),
+            "/run/trusted/c.pid",
+        ),
+        (
+            "ln -s /run/real /run/shared/mine".to_string(),
+            "/run/shared/mine/c.pid",
+        ),
+    ] {
+        lab.sh_ok(&plant);
+        let out = with_pid_file(&lab, path, &[]).expect_ok(&plant);
+        assert_eq!(out.stdout, "holds-my-pid\n", "{plant}");
+        assert!(!exists(&lab, path), "{plant}: the pid file was left");
+        lab.sh_ok("rm -f /run/hooked /run/ran /run/shared/mine");
+        assert_eq!(
+            lab.sh_ok("ls -A /run/shared /run/real"),
+            "/run/real:\n\n/run/shared:\n"
+        );
+    }
+
+    // The pid file of a running nsrun is refused, and stays.
+    let mut first = lab.spawn(
+        "exec nsrun --net --pid-file /run/shared/c.pid -- sh -c 'echo running; exec sleep 1000'",
+    );
+    assert_eq!(first.line(), "running");
+    let held = read_file(&lab, "/run/shared/c.pid");
+    let out = with_pid_file(&lab, "/run/shared/c.pid", &[]);
+    assert_eq!(out.code(), 125, "{out:?}");
+    assert_eq!(
+        one_line(&out),
+        format!(
+            "nsrun: cannot write the pid file /run/shared/c.pid: it holds the PID {} of a \
+             running process (is another nsrun using it?)",
+            held.trim()
+        )
+    );
+    assert_eq!(read_file(&lab, "/run/shared/c.pid"), held);
+    first.signal(Signal::SIGTERM);
+    assert_eq!(first.wait().code(), Some(143));
+    assert!(
+        !exists(&lab, "/run/shared/c.pid"),
+        "the first pid file was left"
+    );
+
+    // What replaced the pid file meanwhile is not nsrun's to remove.
+    let out = with_pid_file(
+        &lab,
+        "/run/shared/c.pid",
+        &[
+            "--hook",
+            "echo other > /run/shared/new && mv /run/shared/new /run/shared/c.pid",
+        ],
+    );
+    assert_eq!(
+        out.stdout, "",
+        "the replacement was taken for the pid file: {out:?}"
+    );
+    assert_eq!(read_file(&lab, "/run/shared/c.pid"), "other\n");
+
+    lab.sh_ok("rm -rf /run/shared /run/real /run/trusted /run/victim /run/hooked /run/ran");
+    lab.assert_unchanged(&before);
+}
+
 #[test]
 fn a_failing_hook_stops_everything_and_cleans_up() {
     let lab = lab!();
@@ -459,7 +670,7 @@ fn a_failing_hook_stops_everything_and_cleans_up() {
         assert_eq!(read_file(&lab, "/run/log"), "on-exit\n");
         let child = read_file(&lab, "/run/child");
         assert!(
-            !std::path::Path::new(&format!("/proc/{}", child.trim())).exists(),
+            !lab.proc(child.trim().parse().unwrap()).exists(),
             "the child {} is still there (zombie or orphan)",
             child.trim()
         );
@@ -518,6 +729,36 @@ fn on_exit_hooks_run_in_every_case() {
         one_line(&out),
         "nsrun: on-exit hook 'exit 4' failed with exit status 4"
     );
+    // Every failure of the teardown is reported, each on a line of its own:
+    // the on-exit hooks', and the pid file's on a file system a hook made
+    // read-only. (A pid file a hook replaced is not nsrun's to remove.)
+    let spoil = "mount -o remount,ro /run && exit 5";
+    let out = nsrun(
+        &lab,
+        &[
+            "--net",
+            "--pid-file",
+            "/run/c.pid",
+            "--on-exit",
+            "exit 4",
+            "--on-exit",
+            spoil,
+            "--",
+            "sh",
+            "-c",
+            "exit 9",
+        ],
+    );
+    lab.sh_ok("mount -o remount,rw /run && rm /run/c.pid");
+    assert_eq!(out.code(), 9);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "nsrun: on-exit hook 'exit 4' failed with exit status 4\n\
+             nsrun: on-exit hook '{spoil}' failed with exit status 5\n\
+             nsrun: cannot remove the pid file /run/c.pid: read-only file system\n"
+        )
+    );
 }
 
 #[test]
@@ -559,12 +800,10 @@ fn a_signal_during_the_hooks_stops_the_start() {
     lab.assert_unchanged(&before);
 }
 
-/// Starts nsrun in the background as the test's own child, waits for the
-/// command to say `running`, SIGKILLs nsrun, and returns the command's
-/// status once it has died (the test process is the subreaper that
-/// inherits it).
-fn kill_nsrun_and_reap_the_command(lab: &Lab, args: &[&str]) -> WaitStatus {
-    nix::sys::prctl::set_child_subreaper(true).expect("becoming a subreaper");
+/// Starts nsrun in the background, waits for the command to say
+/// `running`, SIGKILLs nsrun, and returns once the command has ended too
+/// (the lab's init inherits and reaps it).
+fn kill_nsrun_and_wait_for_the_command(lab: &Lab, args: &[&str]) {
     lab.sh_ok("rm -f /run/c.pid");
     let mut full = vec!["nsrun", "--pid-file", "/run/c.pid"];
     full.extend_from_slice(args);
@@ -573,26 +812,22 @@ fn kill_nsrun_and_reap_the_command(lab: &Lab, args: &[&str]) -> WaitStatus {
     let child: i32 = read_file(lab, "/run/c.pid").trim().parse().expect("a pid");
     bg.signal(Signal::SIGKILL);
     bg.wait();
-    guarded("waiting for the command to die with nsrun", move || {
-        waitpid(Pid::from_raw(child), None).expect("reaping the command")
-    })
+    lab.wait_exit(child);
 }
 
 #[test]
 fn the_command_dies_with_a_sigkilled_nsrun() {
     let lab = lab!();
     let before = lab.snapshot();
-    let status = kill_nsrun_and_reap_the_command(
+    kill_nsrun_and_wait_for_the_command(
         &lab,
         &["--net", "--", "sh", "-c", "echo running; exec sleep 1000"],
     );
-    assert!(
-        matches!(status, WaitStatus::Signaled(_, Signal::SIGKILL, _)),
-        "{status:?}"
-    );
+    lab.sh_ok("rm -f /run/c.pid");
+    lab.assert_unchanged(&before);
     // With --pid the whole tree goes: the kernel kills every process of a
-    // PID namespace whose init dies, before the init can be reaped.
-    let status = kill_nsrun_and_reap_the_command(
+    // PID namespace whose init dies.
+    kill_nsrun_and_wait_for_the_command(
         &lab,
         &[
             "--net",
@@ -603,10 +838,6 @@ fn the_command_dies_with_a_sigkilled_nsrun() {
             "sleep 1000 & echo running; wait",
         ],
     );
-    assert!(
-        matches!(status, WaitStatus::Signaled(_, Signal::SIGKILL, _)),
-        "{status:?}"
-    );
     lab.sh_ok("rm -f /run/c.pid");
     lab.assert_unchanged(&before);
 }
@@ -616,7 +847,7 @@ fn a_child_held_at_the_hand_off_dies_with_a_sigkilled_nsrun() {
     let lab = lab!();
     let before = lab.snapshot();
     // The hook says `running` on nsrun's stdout and keeps the child held.
-    let status = kill_nsrun_and_reap_the_command(
+    kill_nsrun_and_wait_for_the_command(
         &lab,
         &[
             "--net",
@@ -627,21 +858,11 @@ fn a_child_held_at_the_hand_off_dies_with_a_sigkilled_nsrun() {
             "/run/ran",
         ],
     );
-    // Killed by its parent-death signal, or gone on its own first: the
-    // gate's end of file wakes it as nsrun's files close, just before the
-    // kernel sends that signal.
-    assert!(
-        matches!(
-            status,
-            WaitStatus::Signaled(_, Signal::SIGKILL, _) | WaitStatus::Exited(_, 125)
-        ),
-        "{status:?}"
-    );
     assert!(!exists(&lab, "/run/ran"), "the command ran");
     // The hook outlives nsrun (hooks are ordinary processes); end it here.
-    let hook = Pid::from_raw(read_file(&lab, "/run/hook.pid").trim().parse().unwrap());
-    nix::sys::signal::kill(hook, Signal::SIGKILL).expect("killing the hook");
-    waitpid(hook, None).expect("reaping the hook");
+    let hook: i32 = read_file(&lab, "/run/hook.pid").trim().parse().unwrap();
+    lab.kill(hook, Signal::SIGKILL);
+    lab.wait_exit(hook);
     lab.sh_ok("rm -f /run/c.pid /run/hook.pid");
     lab.assert_unchanged(&before);
 }
@@ -1003,32 +1224,4 @@ fn bad_input_is_one_line_125_and_leaves_nothing() {
         );
     }
     lab.assert_unchanged(&before);
-}
-
-#[test]
-fn help_and_man_page_name_the_same_long_options() {
-    let help = std::process::Command::new(nsnet_lab::bin("nsrun"))
-        .arg("--help")
-        .output()
-        .expect("nsrun --help");
-    assert!(help.status.success());
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    let page = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../man/nsrun.1"),
-    )
-    .expect("man/nsrun.1");
-    // Only the OPTIONS section: the examples name other tools' options.
-    let page = page.replace("\\-", "-");
-    let options = page
-        .split(".SH ")
-        .find(|section| section.starts_with("OPTIONS"))
-        .expect("an OPTIONS section");
-    let long_options = |text: &str| -> std::collections::BTreeSet<String> {
-        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .filter(|w| w.starts_with("--") && w.len() > 2)
-            .map(str::to_string)
-            .collect()
-    };
-    assert_eq!(long_options(options), long_options(&help));
-    assert!(long_options(&help).contains("--mount-proc"));
 }

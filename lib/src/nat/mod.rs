@@ -886,8 +886,11 @@ fn add_locked(
     choice: Choice,
     mode: Mode,
 ) -> Result<Outcome, Error> {
-    if let Rule::Masquerade(Masquerade { out: Some(out), .. }) = rule {
-        check_out(out)?;
+    if let Rule::Masquerade(m) = rule {
+        m.subnet.check_masquerade()?;
+        if let Some(out) = &m.out {
+            check_out(out)?;
+        }
     }
     let family = Family::of_rule(rule);
     let mut view = View::load(family);

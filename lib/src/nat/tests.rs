@@ -437,6 +437,15 @@ fn program_errors_become_one_line() {
         failure_words("iptables-restore v1.8.9 (nf_tables): line 3: RULE_APPEND failed (No such file or directory): rule in chain X\nError occurred at line: 3\n"),
         "line 3: RULE_APPEND failed (No such file or directory): rule in chain X (input line 3)"
     );
+    assert_eq!(
+        failure_words("Operation not permitted (you must be root)\nnetlink: Error: cache initialization failed: Operation not permitted\n"),
+        // Root is not told to run as root (run::plain_words).
+        if crate::error::may_suggest_root() {
+            "cache initialization failed: Operation not permitted (run as root or with CAP_NET_ADMIN)"
+        } else {
+            "cache initialization failed: Operation not permitted"
+        }
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The command a wrapper runs: finding it the way `execvp` will, so a
 //! wrapper can refuse with 126/127 before it changes anything; starting it
-//! as a child; and giving it back the SIGPIPE disposition Rust's runtime
-//! took away.
+//! as a child that dies with its supervisor; and giving it back the
+//! SIGPIPE disposition Rust's runtime took away.
 
 use super::exec_error;
 use crate::error::Error;
@@ -59,8 +59,9 @@ fn executable(path: &Path) -> Result<(), Errno> {
 /// Starts `argv` as a child with the environment and the standard
 /// streams, SIGPIPE at its default action, and `mask` as its signal mask
 /// (the one [`super::block_supervised_signals`] returned: the supervisor's
-/// blocked signals must not stay blocked in the command). Returns its PID;
-/// errors are those of [`super::exec`].
+/// blocked signals must not stay blocked in the command); it dies with this
+/// process ([`with_death_signal`]). Returns its PID; errors are those of
+/// [`super::exec`].
 pub fn spawn(argv: &[OsString], mask: &SigSet) -> Result<Pid, Error> {
     let Some((program, args)) = argv.split_first() else {
         return Err(Error::usage("no command given"));
@@ -68,15 +69,12 @@ pub fn spawn(argv: &[OsString], mask: &SigSet) -> Result<Pid, Error> {
     let mut command = std::process::Command::new(program);
     command.args(args);
     with_signal_mask(&mut command, *mask);
+    with_death_signal(&mut command);
     match command.spawn() {
         Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
         Err(e) => Err(match e.raw_os_error() {
             Some(raw) => exec_error(&program.to_string_lossy(), Errno::from_raw(raw)),
-            None => Error::failed(format!(
-                "cannot run {}: {}",
-                program.to_string_lossy(),
-                e.to_string().to_lowercase()
-            )),
+            None => Error::io(format!("cannot run {}", program.to_string_lossy()), &e),
         }),
     }
 }
@@ -96,16 +94,51 @@ pub(super) fn with_signal_mask(command: &mut std::process::Command, mask: SigSet
     }
 }
 
-/// Gives SIGPIPE back its default action before an exec. Rust's runtime
-/// ignores SIGPIPE, and an ignored signal stays ignored across exec: without
-/// this, `yes | head` behind a wrapper would see EPIPE instead of dying
-/// quietly.
+/// Makes the child of `command` die by SIGKILL when this process dies, as
+/// nsrun's child dies with nsrun: a supervisor killed by SIGKILL (netinit
+/// `--init` under a SIGKILLed nsrun) leaves no orphan behind. The signal is
+/// armed in the child, after the fork; a parent that died before that is
+/// caught by comparing the child's parent with the one expected (a PID
+/// namespace's init is its own expected parent: its children see it as 1,
+/// and so does it), so the command never starts as an orphan.
+fn with_death_signal(command: &mut std::process::Command) {
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls prctl and getppid, both async-signal-safe; it allocates
+    // nothing and touches no lock (errors are plain errnos).
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::from(Errno::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Gives SIGPIPE back its default action. Rust's runtime ignores SIGPIPE,
+/// and an ignored signal stays ignored across exec: without this, `yes |
+/// head` behind a wrapper would see EPIPE instead of dying quietly, and a
+/// tool whose reader went away would fail its next write instead of ending.
 pub fn restore_sigpipe() -> Result<(), Error> {
-    // SAFETY: SIG_DFL installs no handler of ours, so no code can run in a
-    // signal context; changing a disposition is sound in any thread.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+    set_sigpipe(SigHandler::SigDfl)
+}
+
+/// Ignores SIGPIPE, so that a write to a pipe whose reader is gone fails
+/// with EPIPE instead of ending this process: how nsrun learns that its
+/// child died before the hand-off, and carries on to its on-exit hooks.
+pub fn ignore_sigpipe() -> Result<(), Error> {
+    set_sigpipe(SigHandler::SigIgn)
+}
+
+fn set_sigpipe(action: SigHandler) -> Result<(), Error> {
+    // SAFETY: SIG_DFL and SIG_IGN install no handler of ours, so no code
+    // can run in a signal context; changing a disposition is sound in any
+    // thread.
+    unsafe { signal(Signal::SIGPIPE, action) }
         .map(drop)
-        .map_err(|e| Error::failed(format!("cannot restore SIGPIPE: {}", e.desc())))
+        .map_err(|e| Error::os("cannot set the action of SIGPIPE", e))
 }
 
 #[cfg(test)]

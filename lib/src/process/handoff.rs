@@ -19,7 +19,7 @@
 //! borrows its memory), so all it needs is prepared before the clone.
 
 use super::namespaces::{Namespaces, Step};
-use crate::error::{Error, Kind};
+use crate::error::{may_suggest_root, Error};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
@@ -97,8 +97,7 @@ impl Held {
     /// nothing interrupts the hand-off).
     pub fn spawn(ns: &Namespaces, argv: &Argv, mask: &SigSet, hold: bool) -> Result<Held, Error> {
         let pipes = || {
-            nix::unistd::pipe2(OFlag::O_CLOEXEC)
-                .map_err(|e| Error::failed(format!("cannot create a pipe: {}", e.desc())))
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::os("cannot create a pipe", e))
         };
         let (gate_in, gate_out) = pipes()?;
         let (report_in, report_out) = pipes()?;
@@ -156,6 +155,7 @@ impl Held {
                 "cannot create the namespaces: {}",
                 clone_errno_words(e)
             ))
+            .with_errno(e)
         })?;
         drop(gate_in);
         drop(report_out);
@@ -256,8 +256,9 @@ impl Held {
             match nix::unistd::write(gate.as_fd(), &[byte]) {
                 Ok(_) => return Ok(()),
                 Err(Errno::EINTR) => continue,
-                // EPIPE: the child is gone (nsrun ignores SIGPIPE).
-                Err(_) => return Err(self.died_early()),
+                // The child is gone (nsrun ignores SIGPIPE to learn so).
+                Err(Errno::EPIPE) => return Err(self.died_early()),
+                Err(e) => return Err(Error::os("cannot write to the command's process", e)),
             }
         }
     }
@@ -306,12 +307,7 @@ fn read_full(fd: &OwnedFd, buf: &mut [u8]) -> Result<usize, Error> {
             Ok(0) => break,
             Ok(n) => done += n,
             Err(Errno::EINTR) => continue,
-            Err(e) => {
-                return Err(Error::failed(format!(
-                    "cannot read from the command's process: {}",
-                    e.desc()
-                )))
-            }
+            Err(e) => return Err(Error::os("cannot read from the command's process", e)),
         }
     }
     Ok(done)
@@ -329,21 +325,28 @@ fn step_error(step: Step, errno: Errno, ns: &Namespaces, argv: Option<&Argv>) ->
     let hint = if denied && step == Step::MountProc && ns.user && !ns.pid {
         " (in a user namespace, /proc can only be mounted for a new PID namespace: add --pid)"
     } else if denied && !ns.user {
-        " (run as root, or add --user --map-root)"
+        not_permitted_hint()
     } else {
         ""
     };
-    Error::new(
-        Kind::Failed,
-        format!("{}: {words}{hint}", step.describe(ns)),
-    )
+    Error::failed(format!("{}: {words}{hint}", step.describe(ns))).with_errno(errno)
+}
+
+/// The way out of a refusal to make namespaces: a user namespace, and
+/// root for those who are not (see `may_suggest_root`).
+fn not_permitted_hint() -> &'static str {
+    if may_suggest_root() {
+        " (run as root, or add --user --map-root)"
+    } else {
+        " (add --user --map-root)"
+    }
 }
 
 /// Words for a failed clone, with the hints that help.
 fn clone_errno_words(errno: Errno) -> String {
     let words = errno.desc().to_lowercase();
     match errno {
-        Errno::EPERM => format!("{words} (run as root, or add --user --map-root)"),
+        Errno::EPERM => format!("{words}{}", not_permitted_hint()),
         Errno::ENOSPC | Errno::EUSERS => {
             format!("{words} (the limit in /proc/sys/user/ is reached)")
         }
@@ -453,6 +456,7 @@ fn exit(code: i32) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Kind;
 
     #[test]
     fn argv_is_null_terminated_and_refuses_nul() {
@@ -471,10 +475,19 @@ mod tests {
             hostname: Some("box".into()),
             ..Default::default()
         };
+        let e = step_error(Step::Hostname, Errno::EPERM, &ns, None);
+        assert_eq!(e.errno(), Some(Errno::EPERM));
         assert_eq!(
-            step_error(Step::Hostname, Errno::EPERM, &ns, None).to_string(),
-            "cannot set the hostname to 'box': operation not permitted \
-             (run as root, or add --user --map-root)"
+            e.to_string(),
+            format!(
+                "cannot set the hostname to 'box': operation not permitted{}",
+                not_permitted_hint()
+            )
+        );
+        // Root is never told to be root.
+        assert_eq!(
+            not_permitted_hint().contains("run as root"),
+            may_suggest_root()
         );
         let argv = Argv::new(&["nope".into()]).unwrap();
         let e = step_error(Step::Exec, Errno::ENOENT, &ns, Some(&argv));

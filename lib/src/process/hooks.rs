@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 
-/// The shell every hook runs in (SPEC: `/bin/sh -c CMD`).
+/// The shell every hook runs in (nsrun(1): `/bin/sh -c CMD`).
 const SHELL: &str = "/bin/sh";
 
 /// The signals that stop a start in progress.
@@ -82,11 +82,10 @@ pub fn run(command: &str, when: When, env: &HookEnv, signals: &Signals, mask: &S
         Ok(child) => child,
         Err(e) => {
             return HookEnd {
-                error: Some(Error::failed(format!(
-                    "cannot run {} '{command}': {}",
-                    when.label(),
-                    e.to_string().to_lowercase()
-                ))),
+                error: Some(Error::io(
+                    format!("cannot run {} '{command}'", when.label()),
+                    &e,
+                )),
                 stopped_by,
             }
         }
@@ -111,11 +110,10 @@ pub fn run(command: &str, when: When, env: &HookEnv, signals: &Signals, mask: &S
     };
     let error = match status {
         Ok(status) => failure(command, when, status),
-        Err(e) => Some(Error::failed(format!(
-            "cannot wait for {} '{command}': {}",
-            when.label(),
-            e.to_string().to_lowercase()
-        ))),
+        Err(e) => Some(Error::io(
+            format!("cannot wait for {} '{command}'", when.label()),
+            &e,
+        )),
     };
     HookEnd { error, stopped_by }
 }

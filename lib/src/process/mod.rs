@@ -21,9 +21,10 @@ use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 mod command;
-pub use command::{check_command, restore_sigpipe, spawn};
+pub use command::{check_command, ignore_sigpipe, restore_sigpipe, spawn};
 
-/// The signals a wrapper passes on to the command it runs (SPEC).
+/// The signals a wrapper passes on to the command it runs (nsrun(1),
+/// netinit(1)).
 pub const FORWARDED: [Signal; 7] = [
     Signal::SIGINT,
     Signal::SIGTERM,
@@ -53,7 +54,7 @@ pub fn block_supervised_signals() -> Result<SigSet, Error> {
         Some(&supervised_signals()),
         Some(&mut old),
     )
-    .map_err(|e| Error::failed(format!("cannot block signals: {}", e.desc())))?;
+    .map_err(|e| Error::os("cannot block signals", e))?;
     Ok(old)
 }
 
@@ -83,11 +84,12 @@ fn exec_error(name: &str, errno: Errno) -> Error {
         Errno::ENOENT | Errno::ENOTDIR => Error::new(
             Kind::NotFound,
             format!("cannot run {name}: command not found"),
-        ),
-        other => Error::new(
-            Kind::CannotExecute,
-            format!("cannot run {name}: {}", other.desc().to_lowercase()),
-        ),
+        )
+        .with_errno(errno),
+        // Plain words: the hint of errno_words is about networks.
+        other => {
+            Error::io(format!("cannot run {name}"), &other.into()).with_kind(Kind::CannotExecute)
+        }
     }
 }
 
@@ -155,7 +157,7 @@ impl Signals {
     pub fn new() -> Result<Signals, Error> {
         use nix::sys::signalfd::{SfdFlags, SignalFd};
         let fd = SignalFd::with_flags(&supervised_signals(), SfdFlags::SFD_CLOEXEC)
-            .map_err(|e| Error::failed(format!("cannot watch for signals: {}", e.desc())))?;
+            .map_err(|e| Error::os("cannot watch for signals", e))?;
         Ok(Signals { fd })
     }
 
@@ -173,12 +175,7 @@ impl Signals {
                     });
                 }
                 Ok(None) | Err(Errno::EINTR) => continue,
-                Err(e) => {
-                    return Err(Error::failed(format!(
-                        "cannot wait for signals: {}",
-                        e.desc()
-                    )))
-                }
+                Err(e) => return Err(Error::os("cannot wait for signals", e)),
             }
         }
     }
@@ -224,17 +221,7 @@ fn reap_ready(child: Pid, reap: Reap) -> Result<Option<u8>, Error> {
                 }
             }
             Err(Errno::EINTR) => continue,
-            Err(Errno::ECHILD) => {
-                return Err(Error::failed(
-                    "cannot wait for the command: it is not our child",
-                ))
-            }
-            Err(e) => {
-                return Err(Error::failed(format!(
-                    "cannot wait for the command: {}",
-                    e.desc()
-                )))
-            }
+            Err(e) => return Err(Error::os("cannot wait for the command", e)),
         }
     }
 }
@@ -247,10 +234,12 @@ mod tests {
     fn missing_commands_are_127_and_unexecutable_ones_126() {
         let e = exec_error("nope", Errno::ENOENT);
         assert_eq!(e.kind(), Kind::NotFound);
+        assert_eq!(e.errno(), Some(Errno::ENOENT));
         assert_eq!(e.to_string(), "cannot run nope: command not found");
         let e = exec_error("/etc/hostname", Errno::EACCES);
         assert_eq!(e.kind(), Kind::CannotExecute);
         assert_eq!(e.to_string(), "cannot run /etc/hostname: permission denied");
+        assert_eq!(e.errno(), Some(Errno::EACCES));
         assert_eq!(
             exec_error("", Errno::ENOENT).to_string(),
             "cannot run '': command not found"

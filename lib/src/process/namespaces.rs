@@ -100,10 +100,10 @@ impl Namespaces {
         ] {
             let path = format!("/proc/{child}/{file}");
             std::fs::write(&path, text).map_err(|e| {
-                Error::failed(format!(
-                    "cannot map the caller to root in the user namespace: {path}: {}",
-                    crate::error::errno_words(Errno::from_raw(e.raw_os_error().unwrap_or(0)))
-                ))
+                Error::io(
+                    format!("cannot map the caller to root in the user namespace: {path}"),
+                    &e,
+                )
             })?;
         }
         Ok(())

@@ -1,4 +1,4 @@
-//! nsrun's whole run, in the order SPEC gives it: check everything, open
+//! nsrun's whole run, in the order nsrun(1) gives it: check everything, open
 //! the pid file, clone the child into its namespaces (held at the hand-off
 //! when hooks or the pid file need it), write the pid file, run the hooks,
 //! release the child, forward signals until it ends, run the on-exit hooks,
@@ -7,11 +7,11 @@
 use super::handoff::{Argv, Held};
 use super::hooks::{self, HookEnv, When};
 use super::namespaces::Namespaces;
-use super::{block_supervised_signals, supervise_with, Reap, Signals};
+use super::{block_supervised_signals, ignore_sigpipe, supervise_with, Reap, Signals};
 use crate::error::Error;
+use crate::pidfile::PidFile;
 use nix::sys::signal::SigSet;
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// What nsrun was asked to do.
@@ -31,9 +31,11 @@ pub struct Spec {
 pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
     let ns = spec.namespaces.checked()?;
     let argv = Argv::new(&spec.command)?;
-    // The pid file is opened before anything exists, so a path that cannot
-    // be written fails with nothing to undo.
-    let mut pid_file = spec.pid_file.map(PidFile::create).transpose()?;
+    // A child that dies before the hand-off shows as EPIPE on its gate.
+    ignore_sigpipe()?;
+    // The pid file is checked before anything exists, so a path that
+    // cannot be written, or not safely, fails with nothing to undo.
+    let mut pid_file = spec.pid_file.map(PidFile::prepare).transpose()?;
     let mask = block_supervised_signals()?;
     let signals = Signals::new()?;
     // Held at the hand-off only when something must happen first.
@@ -60,7 +62,10 @@ pub fn run(spec: Spec, warn: &mut dyn FnMut(&Error)) -> Result<u8, Error> {
             warn(&e);
         }
     }
-    drop(pid_file);
+    // The last of the teardown: its failure is reported like a hook's.
+    if let Some(Err(e)) = pid_file.map(PidFile::remove) {
+        warn(&e);
+    }
     match result {
         Ok(code) | Err(Stop::Signal(code)) => Ok(code),
         Err(Stop::Failed(e)) => Err(e),
@@ -122,41 +127,4 @@ fn start(
     }
     held.release()?;
     Ok(())
-}
-
-/// `--pid-file`: holds the child's PID from the moment the namespaces exist
-/// until nsrun exits; removed on drop.
-#[derive(Debug)]
-struct PidFile {
-    path: PathBuf,
-    file: Option<std::fs::File>,
-}
-
-impl PidFile {
-    fn create(path: PathBuf) -> Result<PidFile, Error> {
-        let file = std::fs::File::create(&path)
-            .map_err(|e| Error::io(format!("cannot write the pid file {}", path.display()), &e))?;
-        Ok(PidFile {
-            path,
-            file: Some(file),
-        })
-    }
-
-    fn write(&mut self, pid: nix::unistd::Pid) -> Result<(), Error> {
-        if let Some(mut file) = self.file.take() {
-            writeln!(file, "{pid}").map_err(|e| {
-                Error::io(
-                    format!("cannot write the pid file {}", self.path.display()),
-                    &e,
-                )
-            })?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
