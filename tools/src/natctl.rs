@@ -122,7 +122,7 @@ enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Print each entry: 'SUBNET masquerade out=IFACE|any backend=B' and 'publish PROTO PORTS -> DEST host=ADDR|any backend=B', then owners=PID:START,... when owned
+    /// Print every entry, a line each, as add - and del - read them
     List,
     /// Remove every entry all of whose owners have exited, printing each
     Gc {
