@@ -52,30 +52,16 @@ enum Cmd {
         /// Masquerade only traffic leaving through this interface
         #[arg(long, value_name = "IFACE")]
         out: Option<IfName>,
-        /// Hold the entry for this running process only: it goes with its last owner (see gc)
-        #[arg(long, value_name = "PID")]
-        owner: Option<u32>,
-        /// Where to put the rules (default: $NATCTL_BACKEND, else auto: nft when it works)
-        #[arg(long, value_name = "BACKEND", value_parser = backend_choice())]
-        backend: Option<Choice>,
-        /// Print the nft script or iptables-restore input instead of running it
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        making: Making,
     },
     /// Remove the rules of each SUBNET from both backends
     Del {
         /// Subnets to remove; '-' reads them from stdin, a subnet or a line of natctl list each (publish lines unpublish)
         #[arg(required = true, value_name = "SUBNET")]
         subnets: Vec<Operand<Subnet>>,
-        /// Let go of the entries for this owner only: they go when no other owner runs
-        #[arg(long, value_name = "PID")]
-        owner: Option<u32>,
-        /// A subnet natctl has no rules for (or that PID does not own) is not an error
-        #[arg(long)]
-        if_exists: bool,
-        /// Print what would be run instead of running it
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        removing: Removing,
     },
     /// Send connections to host port(s) on to DEST:PORT, port to port
     Publish {
@@ -91,15 +77,8 @@ enum Cmd {
         /// Only connections to this address of the host (default: every address)
         #[arg(long, value_name = "ADDR")]
         host: Option<IpAddr>,
-        /// Hold the entry for this running process only: it goes with its last owner (see gc)
-        #[arg(long, value_name = "PID")]
-        owner: Option<u32>,
-        /// Where to put the rules (default: $NATCTL_BACKEND, else auto: nft when it works)
-        #[arg(long, value_name = "BACKEND", value_parser = backend_choice())]
-        backend: Option<Choice>,
-        /// Print what would be run instead of running it
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        making: Making,
     },
     /// Stop publishing host port(s), as publish named them
     Unpublish {
@@ -112,15 +91,8 @@ enum Cmd {
         /// Ports published on this address of the host only
         #[arg(long, value_name = "ADDR")]
         host: Option<IpAddr>,
-        /// Let go of the ports for this owner only: they go when no other owner runs
-        #[arg(long, value_name = "PID")]
-        owner: Option<u32>,
-        /// Ports natctl has not published (or that PID does not own) are not an error
-        #[arg(long)]
-        if_exists: bool,
-        /// Print what would be run instead of running it
-        #[arg(long)]
-        dry_run: bool,
+        #[command(flatten)]
+        removing: Removing,
     },
     /// Print every entry, a line each, as add - and del - read them
     List,
@@ -136,6 +108,48 @@ enum Cmd {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// What add and publish share: who holds the entry, where it goes.
+#[derive(clap::Args, Debug)]
+struct Making {
+    /// Hold the entry for this running process only: it goes with its last owner (see gc)
+    #[arg(long, value_name = "PID")]
+    owner: Option<u32>,
+    /// Where to put the rules (default: $NATCTL_BACKEND, else auto: nft when it works)
+    #[arg(long, value_name = "BACKEND", value_parser = backend_choice())]
+    backend: Option<Choice>,
+    /// Print the nft script or iptables-restore input instead of running it
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl Making {
+    fn owner(&self) -> Result<Option<Owner>, Error> {
+        self.owner.map(Owner::of).transpose()
+    }
+
+    fn choice(&self) -> Result<Choice, Error> {
+        Choice::resolve(self.backend)
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::from_dry_run(self.dry_run)
+    }
+}
+
+/// What del and unpublish share.
+#[derive(clap::Args, Debug)]
+struct Removing {
+    /// Let go of the entries for this owner only: they go when no other owner runs
+    #[arg(long, value_name = "PID")]
+    owner: Option<u32>,
+    /// An entry natctl does not have (or that PID does not own) is not an error
+    #[arg(long)]
+    if_exists: bool,
+    /// Print what would be run instead of running it
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// `--backend`: auto, nft or iptables, listed in `--help`.
@@ -169,38 +183,27 @@ fn run() -> Result<u8, Error> {
         Cmd::Add {
             subnet,
             out,
-            owner,
-            backend,
-            dry_run,
-        } => {
-            let mode = Mode::from_dry_run(dry_run);
-            let owner = owner.map(Owner::of).transpose()?;
-            let choice = Choice::resolve(backend)?;
-            match subnet {
-                Operand::Value(subnet) => {
-                    nat::masquerade(&Masquerade { subnet, out }, owner, choice, mode)?;
-                }
-                Operand::Stdin => {
-                    let mut lines = stdin_lines(1)?;
-                    // --out is what a bare subnet leaves through.
-                    for line in &mut lines {
-                        if let (LineRule::Subnet(s), Some(o)) = (&line.rule, &out) {
-                            line.rule = LineRule::Rule(Rule::Masquerade(Masquerade {
-                                subnet: *s,
-                                out: Some(o.clone()),
-                            }));
-                        }
-                    }
-                    nat::add_lines(&lines, owner, choice, mode)?;
-                }
+            making,
+        } => match subnet {
+            Operand::Value(subnet) => {
+                let m = Masquerade { subnet, out };
+                nat::masquerade(&m, making.owner()?, making.choice()?, making.mode())?;
             }
-        }
-        Cmd::Del {
-            subnets,
-            owner,
-            if_exists,
-            dry_run,
-        } => {
+            Operand::Stdin => {
+                let mut lines = stdin_lines(1)?;
+                // --out is what a bare subnet leaves through.
+                for line in &mut lines {
+                    if let (LineRule::Subnet(s), Some(o)) = (&line.rule, &out) {
+                        line.rule = LineRule::Rule(Rule::Masquerade(Masquerade {
+                            subnet: *s,
+                            out: Some(o.clone()),
+                        }));
+                    }
+                }
+                nat::add_lines(&lines, making.owner()?, making.choice()?, making.mode())?;
+            }
+        },
+        Cmd::Del { subnets, removing } => {
             let stdins = subnets.iter().filter(|s| **s == Operand::Stdin).count();
             let mut lines = Vec::new();
             for operand in &subnets {
@@ -213,16 +216,15 @@ fn run() -> Result<u8, Error> {
                     Operand::Stdin => lines.extend(stdin_lines(stdins)?),
                 }
             }
-            nat::remove_lines(&lines, owner, if_exists, Mode::from_dry_run(dry_run))?;
+            let mode = Mode::from_dry_run(removing.dry_run);
+            nat::remove_lines(&lines, removing.owner, removing.if_exists, mode)?;
         }
         Cmd::Publish {
             ports,
             dest,
             udp,
             host,
-            owner,
-            backend,
-            dry_run,
+            making,
         } => {
             let key = PortKey {
                 proto: proto(udp),
@@ -230,21 +232,13 @@ fn run() -> Result<u8, Error> {
                 ports,
             };
             let publish = Publish::new(key, dest)?;
-            let owner = owner.map(Owner::of).transpose()?;
-            nat::publish(
-                &publish,
-                owner,
-                Choice::resolve(backend)?,
-                Mode::from_dry_run(dry_run),
-            )?;
+            nat::publish(&publish, making.owner()?, making.choice()?, making.mode())?;
         }
         Cmd::Unpublish {
             ports,
             udp,
             host,
-            owner,
-            if_exists,
-            dry_run,
+            removing,
         } => {
             let keys: Vec<PortKey> = ports
                 .into_iter()
@@ -254,7 +248,8 @@ fn run() -> Result<u8, Error> {
                     ports,
                 })
                 .collect();
-            nat::unpublish(&keys, owner, if_exists, Mode::from_dry_run(dry_run))?;
+            let mode = Mode::from_dry_run(removing.dry_run);
+            nat::unpublish(&keys, removing.owner, removing.if_exists, mode)?;
         }
         Cmd::List => nat::print_lines(&nat::list()?)?,
         Cmd::Gc { dry_run } => {

@@ -213,8 +213,10 @@ fn n_value(n: &DefaultNla) -> Vec<u8> {
     v
 }
 
-/// The comment in an element's user data (`NFTNL_UDATA_SET_ELEM_COMMENT`).
-fn comment(udata: &[u8]) -> Option<String> {
+/// The comment in an element's or a rule's user data (nftnl's TLVs, whose
+/// type 0 is the comment for both: `NFTNL_UDATA_SET_ELEM_COMMENT`,
+/// `NFTNL_UDATA_RULE_COMMENT`).
+pub(super) fn comment(udata: &[u8]) -> Option<String> {
     let mut rest = udata;
     while rest.len() >= 2 {
         let (kind, len) = (rest[0], rest[1] as usize);

@@ -254,21 +254,6 @@ fn text_of(attrs: &[TableAttribute]) -> Option<&str> {
     })
 }
 
-/// The comment in a rule's user data (`NFTNL_UDATA_RULE_COMMENT`).
-fn rule_comment(udata: &[u8]) -> Option<String> {
-    let mut rest = udata;
-    while rest.len() >= 2 {
-        let (kind, len) = (rest[0], rest[1] as usize);
-        let value = rest.get(2..2 + len)?;
-        if kind == 0 {
-            let text = value.split(|b| *b == 0).next().unwrap_or_default();
-            return Some(String::from_utf8_lossy(text).into_owned());
-        }
-        rest = &rest[2 + len..];
-    }
-    None
-}
-
 fn table_attr() -> SetElementList {
     SetElementList::Table(TABLE.to_string())
 }
@@ -337,7 +322,7 @@ impl NftState {
                         RuleAttribute::Table(t) => table = Some(t),
                         RuleAttribute::Chain(c) => info.chain = c,
                         RuleAttribute::Handle(h) => info.handle = h,
-                        RuleAttribute::UserData(u) => info.comment = rule_comment(&u),
+                        RuleAttribute::UserData(u) => info.comment = element::comment(&u),
                         _ => {}
                     }
                 }
