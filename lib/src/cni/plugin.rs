@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::link::lock::LinkLock;
 use crate::link::state::{Link, State};
 use crate::link::{gone, Dev, Plan, Step};
-use crate::nat::{self, Choice, Family, Masquerade};
+use crate::nat::{self, Choice, Family, Key, Masquerade, Rule};
 use crate::netlink::Socket;
 use crate::netns::{Netns, Target};
 use crate::run::Mode;
@@ -203,7 +203,12 @@ fn masquerade(config: &Config, setup: &Setup) -> Result<(), Error> {
     }
     let subnets: BTreeSet<Subnet> = setup.ips.iter().map(|a| a.addr.subnet()).collect();
     for subnet in subnets {
-        nat::add(&Masquerade { subnet, out: None }, Choice::Auto, Mode::Run)?;
+        nat::add(
+            &Rule::Masquerade(Masquerade { subnet, out: None }),
+            None,
+            Choice::Auto,
+            Mode::Run,
+        )?;
     }
     Ok(())
 }
@@ -282,7 +287,8 @@ fn del(env: &Env, config: &Config) -> Result<(), CniError> {
                 addresses: Vec::new(),
             }) {
                 Ok(state) if attach::attachments(&state, &config.name).next().is_none() => {
-                    errors.extend(nat::del(&subnets, true, Mode::Run).err());
+                    let keys: Vec<Key> = subnets.iter().map(|s| Key::Subnet(*s)).collect();
+                    errors.extend(nat::remove(&keys, None, true, Mode::Run).err());
                 }
                 Ok(_) => {}
                 Err(e) => errors.push(e),
@@ -369,7 +375,7 @@ fn check(env: &Env, config: &Config) -> Result<(), CniError> {
     if config.ip_masq {
         let entries = nat::list()?;
         for subnet in subnets_of(prev, a) {
-            if !entries.iter().any(|e| e.subnet == subnet) {
+            if !entries.iter().any(|e| e.rule.key() == Key::Subnet(subnet)) {
                 return Err(missing(
                     a,
                     format!("{subnet} is not masqueraded (see natctl list)"),
@@ -426,9 +432,7 @@ fn status(env: &Env, config: &Config) -> Result<(), CniError> {
         .map_err(unavailable)?
         .status(config)?;
     if config.ip_masq {
-        nat::Sides::load(Family::V4)
-            .pick(Choice::Auto)
-            .map_err(|e| unavailable(CniError::from(e)))?;
+        nat::usable(Family::V4, Choice::Auto).map_err(|e| unavailable(CniError::from(e)))?;
     }
     Ok(())
 }
