@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 use nsnet::cidr::Subnet;
 use nsnet::exit::Tool;
 use nsnet::name::IfName;
-use nsnet::nat::{self, Choice, Line, LineRule, Masquerade, Owner, PortKey, Publish, Rule};
+use nsnet::nat::{
+    self, Choice, Leaving, Line, LineRule, Masquerade, Owner, PortKey, Publish, Rule,
+};
 use nsnet::operand::Operand;
 use nsnet::port::{Dest, PortRange, Proto};
 use nsnet::run::Mode;
@@ -152,6 +154,12 @@ struct Removing {
     dry_run: bool,
 }
 
+impl Removing {
+    fn leaving(&self) -> Option<Leaving> {
+        self.owner.map(Leaving::Pid)
+    }
+}
+
 /// `--backend`: auto, nft or iptables, listed in `--help`.
 fn backend_choice() -> impl clap::builder::TypedValueParser<Value = Choice> {
     use clap::builder::TypedValueParser;
@@ -217,7 +225,7 @@ fn run() -> Result<u8, Error> {
                 }
             }
             let mode = Mode::from_dry_run(removing.dry_run);
-            nat::remove_lines(&lines, removing.owner, removing.if_exists, mode)?;
+            nat::remove_lines(&lines, removing.leaving(), removing.if_exists, mode)?;
         }
         Cmd::Publish {
             ports,
@@ -249,7 +257,7 @@ fn run() -> Result<u8, Error> {
                 })
                 .collect();
             let mode = Mode::from_dry_run(removing.dry_run);
-            nat::unpublish(&keys, removing.owner, removing.if_exists, mode)?;
+            nat::unpublish(&keys, removing.leaving(), removing.if_exists, mode)?;
         }
         Cmd::List => nat::print_lines(&nat::list()?)?,
         Cmd::Gc { dry_run } => {

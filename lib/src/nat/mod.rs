@@ -24,7 +24,7 @@ pub mod owner;
 mod route;
 
 pub use entry::{Entry, Key, Line, LineRule, Masquerade, PortKey, Publish, Rule};
-pub use owner::Owner;
+pub use owner::{Leaving, Owner};
 
 use crate::cidr::Subnet;
 use crate::error::Error;
@@ -1109,17 +1109,17 @@ enum Removal {
     NotOwner,
 }
 
-fn decide_removal(owners: Option<&[Owner]>, owner: Option<u32>) -> Removal {
+fn decide_removal(owners: Option<&[Owner]>, owner: Option<Leaving>) -> Removal {
     match (owner, owners) {
         (None, _) => Removal::Remove,
         (Some(_), None) => Removal::Permanent,
-        (Some(pid), Some(list)) => {
-            if !list.iter().any(|o| o.pid == pid) {
+        (Some(leaving), Some(list)) => {
+            if !list.iter().any(|o| leaving.is(o)) {
                 return Removal::NotOwner;
             }
             // The owner's records go, and so do those of owners that exited.
             let (gone, others): (Vec<Owner>, Vec<Owner>) =
-                list.iter().partition(|o| o.pid == pid || !o.is_alive());
+                list.iter().partition(|o| leaving.is(o) || !o.is_alive());
             if others.is_empty() {
                 Removal::Remove
             } else {
@@ -1130,12 +1130,13 @@ fn decide_removal(owners: Option<&[Owner]>, owner: Option<u32>) -> Removal {
 }
 
 /// Removes rules by key (subnets for `del`, ports for `unpublish`), or,
-/// with `owner` (a PID, which has usually exited by then), that owner's
-/// hold on them: the rule goes with its last live owner. A key with no
+/// with `owner` (a PID, which has usually exited by then, or an owner
+/// exactly), that owner's hold on them: the rule goes with its last live
+/// owner. A key with no
 /// rule is an error unless `if_exists`; then nothing is changed.
 pub fn remove(
     keys: &[Key],
-    owner: Option<u32>,
+    owner: Option<Leaving>,
     if_exists: bool,
     mode: Mode,
 ) -> Result<Vec<Outcome>, Error> {
@@ -1148,7 +1149,7 @@ pub fn remove(
 /// its own family (see [`remove`]).
 pub fn remove_lines(
     lines: &[Line],
-    owner: Option<u32>,
+    owner: Option<Leaving>,
     if_exists: bool,
     mode: Mode,
 ) -> Result<Vec<Outcome>, Error> {
@@ -1165,7 +1166,7 @@ pub fn remove_lines(
 
 fn remove_locked(
     targets: &[(Key, Vec<Family>)],
-    owner: Option<u32>,
+    owner: Option<Leaving>,
     if_exists: bool,
     mode: Mode,
 ) -> Result<Vec<Outcome>, Error> {
@@ -1225,9 +1226,13 @@ fn remove_locked(
                 if names.len() == 1 { "it" } else { "them" }
             )));
         }
-        if let (Some(pid), Some(key)) = (owner, not_owned.first()) {
+        if let (Some(leaving), Some(key)) = (owner, not_owned.first()) {
             return Err(Error::failed(format!(
-                "cannot delete {key} for owner {pid}: that process is not one of its owners (see natctl list)"
+                "cannot delete {key} for owner {leaving}: {} not one of its owners (see natctl list)",
+                match leaving {
+                    Leaving::Pid(_) => "that process is",
+                    Leaving::Owner(_) => "it is",
+                }
             )));
         }
     }
@@ -1266,7 +1271,7 @@ pub fn publish(
 /// Removes published ports (see [`remove`]).
 pub fn unpublish(
     keys: &[PortKey],
-    owner: Option<u32>,
+    owner: Option<Leaving>,
     if_exists: bool,
     mode: Mode,
 ) -> Result<Vec<Outcome>, Error> {

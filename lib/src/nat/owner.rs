@@ -1,19 +1,34 @@
-//! Owners of natctl's entries: a process, remembered by its PID and its
-//! start time (field 22 of `/proc/PID/stat`, clock ticks since boot), so a
-//! PID the kernel has since given to another process is not mistaken for
-//! the owner. A zombie has exited: it owns nothing.
+//! Owners of natctl's entries, of two kinds in one model:
+//!
+//! - a process, remembered by its PID and its start time (field 22 of
+//!   `/proc/PID/stat`, clock ticks since boot), so a PID the kernel has
+//!   since given to another process is not mistaken for the owner. A
+//!   zombie has exited: it owns nothing. natctl judges these itself.
+//! - a container's attachment to a CNI network (its container ID and
+//!   interface, on one network), remembered by the 64-bit identity the CNI
+//!   plugin gives it. natctl cannot tell whether a container still exists:
+//!   such an owner holds its entries until the plugin lets go of them (on
+//!   DEL, or on the runtime's GC), and `natctl gc` never clears it.
 
 use crate::error::Error;
 use std::fmt;
 use std::str::FromStr;
 
-/// A process that holds an entry: while it lives, the entry stays.
+/// Who holds an entry: while any owner holds it, the entry stays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Owner {
-    pub pid: u32,
-    /// When the process started, in clock ticks after boot.
-    pub start: u64,
+pub enum Owner {
+    /// A process: `PID:START`.
+    Process {
+        pid: u32,
+        /// When the process started, in clock ticks after boot.
+        start: u64,
+    },
+    /// A CNI attachment: `cni:` and its identity in 16 hex digits.
+    Attachment(u64),
 }
+
+/// How `natctl list` writes an attachment owner: `cni:0123456789abcdef`.
+const ATTACHMENT: &str = "cni:";
 
 /// What `/proc/PID/stat` says of a process: its state letter and start.
 fn stat(pid: u32) -> Option<(char, u64)> {
@@ -38,7 +53,7 @@ impl Owner {
     /// a zombie, is refused.
     pub fn of(pid: u32) -> Result<Owner, Error> {
         match stat(pid) {
-            Some((state, start)) if !exited(state) => Ok(Owner { pid, start }),
+            Some((state, start)) if !exited(state) => Ok(Owner::Process { pid, start }),
             Some(_) => Err(Error::failed(format!(
                 "invalid owner {pid}: that process has exited (a zombie owns nothing)"
             ))),
@@ -48,17 +63,27 @@ impl Owner {
         }
     }
 
-    /// Whether this very process still runs: same PID, same start, and
-    /// not a zombie.
+    /// Whether the owner still holds its entries, as far as natctl can
+    /// tell: a process while this very process runs (same PID, same start,
+    /// not a zombie); an attachment always, since only the CNI plugin can
+    /// judge it.
     pub fn is_alive(&self) -> bool {
-        stat(self.pid).is_some_and(|(state, start)| start == self.start && !exited(state))
+        match *self {
+            Owner::Process { pid, start } => {
+                stat(pid).is_some_and(|(state, s)| s == start && !exited(state))
+            }
+            Owner::Attachment(_) => true,
+        }
     }
 }
 
-/// `PID:START`, as `natctl list` prints it after `owners=`.
+/// `PID:START` or `cni:HEX`, as `natctl list` prints it after `owners=`.
 impl fmt::Display for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.pid, self.start)
+        match self {
+            Owner::Process { pid, start } => write!(f, "{pid}:{start}"),
+            Owner::Attachment(id) => write!(f, "{ATTACHMENT}{id:016x}"),
+        }
     }
 }
 
@@ -66,14 +91,50 @@ impl FromStr for Owner {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self, Error> {
-        let parsed = text
+        let attachment = text
+            .strip_prefix(ATTACHMENT)
+            .filter(|hex| hex.len() == 16)
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok());
+        if let Some(id) = attachment {
+            return Ok(Owner::Attachment(id));
+        }
+        let process = text
             .split_once(':')
             .and_then(|(pid, start)| Some((pid.parse().ok()?, start.parse().ok()?)));
-        match parsed {
-            Some((pid, start)) if pid > 0 => Ok(Owner { pid, start }),
+        match process {
+            Some((pid, start)) if pid > 0 => Ok(Owner::Process { pid, start }),
             _ => Err(Error::usage(format!(
-                "invalid owner '{text}': expected PID:START, as natctl list prints it"
+                "invalid owner '{text}': expected PID:START or cni:HEX, as natctl list prints it"
             ))),
+        }
+    }
+}
+
+/// Who lets go of entries (`natctl del --owner PID`, the CNI plugin's
+/// DEL): a process by its PID alone (it has usually exited by then, and its
+/// start time is not known), or one owner exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaving {
+    Pid(u32),
+    Owner(Owner),
+}
+
+impl Leaving {
+    /// Whether `owner` is the one leaving.
+    pub fn is(&self, owner: &Owner) -> bool {
+        match (self, owner) {
+            (Leaving::Pid(pid), Owner::Process { pid: p, .. }) => pid == p,
+            (Leaving::Owner(o), _) => o == owner,
+            (Leaving::Pid(_), Owner::Attachment(_)) => false,
+        }
+    }
+}
+
+impl fmt::Display for Leaving {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Leaving::Pid(pid) => write!(f, "{pid}"),
+            Leaving::Owner(o) => write!(f, "{o}"),
         }
     }
 }
@@ -82,13 +143,20 @@ impl FromStr for Owner {
 mod tests {
     use super::*;
 
+    fn start_of(o: Owner) -> u64 {
+        match o {
+            Owner::Process { start, .. } => start,
+            Owner::Attachment(_) => panic!("a process"),
+        }
+    }
+
     #[test]
     fn this_process_is_its_own_live_owner() {
         let me = Owner::of(std::process::id()).unwrap();
         assert!(me.is_alive());
-        let reused = Owner {
-            start: me.start + 1,
-            ..me
+        let reused = Owner::Process {
+            pid: std::process::id(),
+            start: start_of(me) + 1,
         };
         assert!(!reused.is_alive(), "another start time is another process");
     }
@@ -127,15 +195,40 @@ mod tests {
     }
 
     #[test]
-    fn the_written_form_round_trips() {
-        let o = Owner {
+    fn the_written_forms_round_trip() {
+        let o = Owner::Process {
             pid: 4242,
             start: 123_456_789_012,
         };
         assert_eq!(o.to_string(), "4242:123456789012");
         assert_eq!("4242:123456789012".parse::<Owner>().unwrap(), o);
-        for bad in ["4242", "0:1", "x:1", "1:-1", ""] {
+        let a = Owner::Attachment(0x0123_4567_89ab_cdef);
+        assert_eq!(a.to_string(), "cni:0123456789abcdef");
+        assert_eq!("cni:0123456789abcdef".parse::<Owner>().unwrap(), a);
+        for bad in [
+            "4242",
+            "0:1",
+            "x:1",
+            "1:-1",
+            "",
+            "cni:12",
+            "cni:0123456789abcdeg",
+        ] {
             assert!(bad.parse::<Owner>().is_err(), "{bad}");
         }
+    }
+
+    /// natctl cannot see containers: an attachment holds until the plugin
+    /// lets go, and a PID never names it.
+    #[test]
+    fn attachments_are_held_until_named_exactly() {
+        let a = Owner::Attachment(7);
+        assert!(a.is_alive());
+        assert!(Leaving::Owner(a).is(&a));
+        assert!(!Leaving::Owner(Owner::Attachment(8)).is(&a));
+        assert!(!Leaving::Pid(7).is(&a));
+        let p = Owner::Process { pid: 7, start: 1 };
+        assert!(Leaving::Pid(7).is(&p));
+        assert!(!Leaving::Owner(a).is(&p));
     }
 }

@@ -141,11 +141,8 @@ fn published(elem: &Value, with_host: bool) -> Option<Port> {
 fn owner(elem: &Value) -> Option<Owner> {
     let (key, _, _) = split(elem);
     let f = concat(key?)?;
-    let (pid, hi, lo) = (number(f.first()?)?, number(f.get(1)?)?, number(f.get(2)?)?);
-    Some(Owner {
-        pid: u32::try_from(pid).ok()?,
-        start: (hi << 32) | lo,
-    })
+    let mark = |i: usize| u32::try_from(number(f.get(i)?)?).ok();
+    Some(super::owner_from_marks(mark(0)?, mark(1)?, mark(2)?))
 }
 
 /// The entries of natctl's table in one family, read with one

@@ -809,14 +809,28 @@ pub fn owners_set(key: &Key) -> String {
     }
 }
 
-/// An owner as an element of an owner set: PID, then the start time's
-/// high and low 32 bits.
+/// An owner as an element of an owner set: a process's PID, then its
+/// start time's high and low 32 bits; an attachment's 0 (no process has
+/// PID 0), then its identity's high and low 32 bits.
 pub fn owner_element(o: &Owner) -> Element {
+    let (first, wide) = match *o {
+        Owner::Process { pid, start } => (pid, start),
+        Owner::Attachment(id) => (0, id),
+    };
     Element::new(vec![
-        Field::Mark(o.pid),
-        Field::Mark((o.start >> 32) as u32),
-        Field::Mark(o.start as u32),
+        Field::Mark(first),
+        Field::Mark((wide >> 32) as u32),
+        Field::Mark(wide as u32),
     ])
+}
+
+/// An owner from the three marks of its element.
+pub fn owner_from_marks(first: u32, high: u32, low: u32) -> Owner {
+    let wide = (u64::from(high) << 32) | u64::from(low);
+    match first {
+        0 => Owner::Attachment(wide),
+        pid => Owner::Process { pid, start: wide },
+    }
 }
 
 /// Reads an owner back from an owner set's element.
@@ -826,10 +840,7 @@ pub fn owner_of(found: &Found) -> Option<Owner> {
             found.key.get(i * 4..i * 4 + 4)?.try_into().ok()?,
         ))
     };
-    Some(Owner {
-        pid: mark(0)?,
-        start: (u64::from(mark(1)?) << 32) | u64::from(mark(2)?),
-    })
+    Some(owner_from_marks(mark(0)?, mark(1)?, mark(2)?))
 }
 
 /// The owners of an entry: `None` when it has no owner set (permanent).
