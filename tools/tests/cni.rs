@@ -11,6 +11,8 @@ const VERSIONS: [&str; 3] = ["0.4.0", "1.0.0", "1.1.0"];
 const PLUGINS: &str = "/usr/lib/cni";
 /// host-local's reservations, in the lab's private /run.
 const IPAM_DIR: &str = "/run/cni-ipam";
+/// nsnet's records of its attachments, there too.
+const RECORDS: &str = "/run/cni-nsnet";
 
 /// A network configuration: nsnet on 10.77.0.0/24 (and whatever `extra`
 /// adds or replaces), with a default route.
@@ -19,6 +21,7 @@ fn conf(version: &str, extra: Value) -> Value {
         "cniVersion": version,
         "name": "labnet",
         "type": "nsnet",
+        "dataDir": RECORDS,
         "ipam": {
             "type": "host-local",
             "dataDir": IPAM_DIR,
@@ -109,10 +112,20 @@ fn in_ns(lab: &Lab, name: &str, script: &str) -> Out {
 }
 
 /// host-local's reservations left (its lock and bookkeeping files aside).
-fn reservations(lab: &Lab) -> String {
+fn addresses(lab: &Lab) -> String {
     lab.sh_ok(&format!(
         "find {IPAM_DIR} -type f ! -name lock ! -name 'last_reserved_ip*' 2>/dev/null | sort"
     ))
+}
+
+/// nsnet's records left: the files, and the folders that held them.
+fn records(lab: &Lab) -> String {
+    lab.sh_ok(&format!("find {RECORDS} 2>/dev/null | sort"))
+}
+
+/// Every reservation and record left.
+fn reservations(lab: &Lab) -> String {
+    addresses(lab) + &records(lab)
 }
 
 /// The plugin's page is made like every tool's (tools/tests/cli.rs checks
@@ -332,10 +345,17 @@ fn ipmasq_reaches_the_internet_and_fifty_containers_make_one_masquerade() {
         netns(&lab, &name);
         results.push(add(&lab, &c, (&format!("id{n}"), "eth0", &name)));
     }
-    assert_eq!(
-        lab.sh_ok("natctl list"),
-        "10.77.0.0/24 masquerade out=any backend=nft\n"
-    );
+    let list = lab.sh_ok("natctl list");
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 1, "one masquerade for fifty: {list}");
+    let (rule, owners) = lines[0].split_once(" owners=").expect("owned");
+    assert_eq!(rule, "10.77.0.0/24 masquerade out=any backend=nft");
+    let owners: std::collections::BTreeSet<&str> = owners.split(',').collect();
+    assert_eq!(owners.len(), 50, "each container an owner: {list}");
+    assert!(owners
+        .iter()
+        .all(|o| o.starts_with("cni:") && o.len() == 20));
+
     let seen = in_ns(&lab, "c7", &format!("labsvc ask tcp {SERVICE}"))
         .expect_ok("c7 reaches the internet")
         .stdout;
@@ -377,7 +397,7 @@ fn check_fails_on_whatever_is_removed_behind_its_back() {
         (
             "masquerade",
             "natctl del 10.77.0.0/24",
-            "10.77.0.0/24 is not masqueraded",
+            "10.77.0.0/24 is not masqueraded for it (see natctl list)",
         ),
         ("interface", "ip -n c1 link del eth0", "is missing"),
     ] {
@@ -420,7 +440,12 @@ fn gc_removes_exactly_the_stale_attachments() {
                 "{key}: c{n}"
             );
         }
-        let held = reservations(&lab);
+        assert_eq!(
+            records(&lab),
+            format!("{RECORDS}\n{RECORDS}/labnet\n{RECORDS}/labnet/id2:eth0\n"),
+            "{key}"
+        );
+        let held = addresses(&lab);
         assert_eq!(held.lines().count(), 1, "{key}: {held}");
         let owner = lab.sh_ok(&format!("head -n1 {}", held.trim()));
         assert_eq!(owner.trim(), "id2", "{key}: only id2's address is left");
@@ -572,4 +597,159 @@ fn chains_with_loopback_before_and_portmap_and_tuning_after() {
         .expect_ok("loopback DEL");
     }
     lab.sh_ok("ip netns del c1");
+}
+
+/// `conf` as a runtime gives it to a plugin with the portMappings
+/// capability: `runtimeConfig.portMappings`.
+fn with_ports(conf: &Value, mappings: Value) -> Value {
+    let mut c = conf.clone();
+    c["capabilities"] = json!({"portMappings": true});
+    c["runtimeConfig"] = json!({ "portMappings": mappings });
+    c
+}
+
+#[test]
+fn port_mappings_are_published_for_the_container_and_go_with_del() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    netns(&lab, "c1");
+    let c = with_ports(
+        &conf("1.0.0", json!({"bridge": "nsbr6", "ipMasq": true})),
+        json!([
+            {"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
+            {"hostPort": 5353, "containerPort": 53, "protocol": "udp", "hostIP": "198.51.100.2"}
+        ]),
+    );
+    let id = ("c1id", "eth0", "c1");
+    let r = add(&lab, &c, id);
+    assert_eq!(r["ips"][0]["address"], "10.77.0.2/24");
+    let mut server = lab.spawn("exec ip netns exec c1 labsvc serve 10.77.0.2:80 10.77.0.2:53");
+    assert_eq!(server.line(), "ready");
+    let list = lab.sh_ok("natctl list");
+    let owner = format!(
+        "owners=cni:{}",
+        &r["interfaces"][1]["name"].as_str().unwrap()[3..]
+    );
+    for line in [
+        "10.77.0.0/24 masquerade out=any backend=nft",
+        "publish tcp 8080 -> 10.77.0.2:80 host=any backend=nft",
+        "publish udp 5353 -> 10.77.0.2:53 host=198.51.100.2 backend=nft",
+    ] {
+        let held = list.lines().find(|l| l.starts_with(line));
+        assert!(
+            held.is_some_and(|l| l.contains(&owner)),
+            "{line} held by {owner}: {list}"
+        );
+    }
+    // From the lab's internet, which keeps its own address, and from the
+    // host itself.
+    let seen = lab
+        .internet_sh("labsvc ask tcp 198.51.100.2:8080")
+        .expect_ok("the published port from the internet")
+        .stdout;
+    assert_eq!(seen.trim(), "198.51.100.1");
+    let seen = lab
+        .internet_sh("labsvc ask udp 198.51.100.2:5353")
+        .expect_ok("the published UDP port from the internet")
+        .stdout;
+    assert_eq!(seen.trim(), "198.51.100.1");
+    lab.sh_ok("labsvc ask tcp 198.51.100.2:8080");
+    nsnet(&lab, "CHECK", &with_prev(&c, &r), id).expect_ok("CHECK");
+    lab.sh_ok("natctl unpublish --udp --host 198.51.100.2 5353");
+    let e = refused(nsnet(&lab, "CHECK", &with_prev(&c, &r), id));
+    assert!(
+        e["msg"]
+            .as_str()
+            .unwrap()
+            .contains("udp 5353 is not published to 10.77.0.2:53 for it"),
+        "{e}"
+    );
+    drop(server);
+    nsnet(&lab, "DEL", &with_prev(&c, &r), id).expect_ok("DEL");
+    assert_eq!(lab.sh_ok("natctl list"), "");
+    assert!(!lab.internet_sh("labsvc ask tcp 198.51.100.2:8080").ok());
+    nsnet(&lab, "DEL", &with_prev(&c, &r), id).expect_ok("DEL again");
+    assert_eq!(reservations(&lab), "");
+    lab.sh_ok("ip netns del c1; echo 0 > /proc/sys/net/ipv4/ip_forward");
+    lab.assert_settles(&before);
+}
+
+/// A port another owner holds stops ADD, which then undoes all it did:
+/// no link, no address, no record, no masquerade.
+#[test]
+fn add_undoes_everything_when_a_port_is_taken() {
+    let lab = lab!();
+    ready(&lab);
+    netns(&lab, "c1");
+    lab.sh_ok("natctl publish 8080 10.99.0.2:80");
+    let before = lab.snapshot();
+    let c = with_ports(
+        &conf("1.1.0", json!({"bridge": "nsbr5", "ipMasq": true})),
+        json!([{"hostPort": 8080, "containerPort": 80}]),
+    );
+    let e = refused(nsnet(&lab, "ADD", &c, ("c1id", "eth0", "c1")));
+    assert_eq!(e["code"], 100, "{e}");
+    assert_eq!(
+        e["msg"],
+        "cannot publish tcp 8080: it is already published (publish tcp 8080 -> 10.99.0.2:80 host=any; natctl unpublish it first)"
+    );
+    assert_eq!(reservations(&lab), "");
+    assert_eq!(
+        lab.sh_ok("natctl list"),
+        "publish tcp 8080 -> 10.99.0.2:80 host=any backend=nft\n"
+    );
+    assert!(!lab.sh("ip -n c1 link show eth0").ok());
+    lab.assert_unchanged(&before);
+    lab.sh_ok("natctl flush; ip netns del c1");
+}
+
+/// A container whose namespace died without a DEL leaves no link to find,
+/// but its address, its record and its hold on the masquerade and the
+/// port: natctl's gc cannot judge it and leaves it, the runtime's GC
+/// clears it (and only it).
+#[test]
+fn gc_clears_attachments_whose_namespace_is_gone() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    let c = with_ports(
+        &conf("1.1.0", json!({"bridge": "nsbr4", "ipMasq": true})),
+        json!([{"hostPort": 8080, "containerPort": 80}]),
+    );
+    netns(&lab, "c1");
+    netns(&lab, "c2");
+    add(&lab, &c, ("id1", "eth0", "c1"));
+    add(
+        &lab,
+        &conf("1.1.0", json!({"bridge": "nsbr4", "ipMasq": true})),
+        ("id2", "eth0", "c2"),
+    );
+    lab.sh_ok("ip netns del c1");
+    lab.sh_ok("natctl gc");
+    let list = lab.sh_ok("natctl list");
+    assert_eq!(list.lines().count(), 2, "natctl gc left both: {list}");
+    assert_eq!(addresses(&lab).lines().count(), 2);
+    let mut gc = conf("1.1.0", json!({"bridge": "nsbr4", "ipMasq": true}));
+    gc["cni.dev/valid-attachments"] = json!([{"containerID": "id2", "ifname": "eth0"}]);
+    call(&lab, "nsnet", "GC", &gc, None).expect_ok("GC");
+    let list = lab.sh_ok("natctl list");
+    assert!(
+        list.starts_with("10.77.0.0/24 masquerade out=any backend=nft owners=cni:")
+            && list.lines().count() == 1
+            && !list.contains(','),
+        "only id2's hold on the masquerade is left: {list}"
+    );
+    assert_eq!(
+        records(&lab),
+        format!("{RECORDS}\n{RECORDS}/labnet\n{RECORDS}/labnet/id2:eth0\n")
+    );
+    assert_eq!(addresses(&lab).lines().count(), 1);
+    in_ns(&lab, "c2", "ip link show eth0").expect_ok("id2 kept its link");
+    gc["cni.dev/valid-attachments"] = json!([]);
+    call(&lab, "nsnet", "GC", &gc, None).expect_ok("GC of all");
+    assert_eq!(lab.sh_ok("natctl list"), "");
+    assert_eq!(reservations(&lab), "");
+    lab.sh_ok("ip netns del c2; echo 0 > /proc/sys/net/ipv4/ip_forward");
+    lab.assert_settles(&before);
 }

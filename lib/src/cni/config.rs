@@ -6,11 +6,14 @@
 
 use super::env::{is_plain_name, Attachment};
 use super::error::{code, CniError};
+use super::record;
 use super::result::{CniResult, Dns};
 use super::version::Version;
 use crate::name::IfName;
+use crate::port::Proto;
 use serde_json::{Map, Value};
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 /// The longest network name nsnet takes: it travels in the 255-byte alias
 /// of the host end, beside the container ID and the interface name.
@@ -21,7 +24,7 @@ pub const MAX_NETWORK_NAME: usize = 100;
 pub struct PortMapping {
     pub host_port: u16,
     pub container_port: u16,
-    pub udp: bool,
+    pub proto: Proto,
     /// Only connections to this host address; any when absent.
     pub host_ip: Option<IpAddr>,
 }
@@ -35,6 +38,8 @@ pub struct Config {
     pub bridge: Option<IfName>,
     pub ip_masq: bool,
     pub mtu: Option<u32>,
+    /// Where the records of attachments are kept (`"dataDir"`).
+    pub data_dir: PathBuf,
     /// The IPAM plugin's type: the program to delegate addresses to.
     pub ipam: String,
     pub dns: Dns,
@@ -160,6 +165,18 @@ pub fn parse(raw: &[u8]) -> Result<Config, CniError> {
             Some(mtu)
         }
     };
+    let data_dir = match get("dataDir") {
+        None => PathBuf::from(record::DEFAULT_DIR),
+        Some(v) => {
+            let dir = string("dataDir", v)?;
+            if !dir.starts_with('/') {
+                return Err(CniError::config(format!(
+                    "\"dataDir\" {dir:?} is not an absolute path"
+                )));
+            }
+            PathBuf::from(dir)
+        }
+    };
     let ipam = match get("ipam") {
         None => {
             return Err(CniError::config(
@@ -212,6 +229,7 @@ pub fn parse(raw: &[u8]) -> Result<Config, CniError> {
         bridge,
         ip_masq,
         mtu,
+        data_dir,
         ipam,
         dns,
         port_mappings,
@@ -269,11 +287,11 @@ fn parse_port_mappings(list: &Value) -> Result<Vec<PortMapping>, CniError> {
             };
             let host_port = port(&format!("{at}.hostPort"), required("hostPort")?)?;
             let container_port = port(&format!("{at}.containerPort"), required("containerPort")?)?;
-            let udp = match field("protocol") {
-                None => false,
+            let proto = match field("protocol") {
+                None => Proto::Tcp,
                 Some(p) => match string(&format!("{at}.protocol"), p)?.to_ascii_lowercase().as_str() {
-                    "" | "tcp" => false,
-                    "udp" => true,
+                    "" | "tcp" => Proto::Tcp,
+                    "udp" => Proto::Udp,
                     other => {
                         return Err(CniError::new(
                             code::UNSUPPORTED_FIELD,
@@ -294,7 +312,7 @@ fn parse_port_mappings(list: &Value) -> Result<Vec<PortMapping>, CniError> {
             Ok(PortMapping {
                 host_port,
                 container_port,
-                udp,
+                proto,
                 host_ip,
             })
         })
@@ -360,6 +378,7 @@ mod tests {
         assert_eq!(c.bridge, None);
         assert!(!c.ip_masq);
         assert_eq!(c.ipam, "host-local");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/cni/nsnet"));
         assert!(c.port_mappings.is_empty() && c.prev_result.is_none());
         assert_eq!(c.raw, base().to_string().into_bytes(), "kept byte for byte");
     }
@@ -389,13 +408,13 @@ mod tests {
                 PortMapping {
                     host_port: 8080,
                     container_port: 80,
-                    udp: false,
+                    proto: Proto::Tcp,
                     host_ip: None
                 },
                 PortMapping {
                     host_port: 5353,
                     container_port: 53,
-                    udp: true,
+                    proto: Proto::Udp,
                     host_ip: Some("127.0.0.1".parse().unwrap())
                 },
             ]
@@ -463,6 +482,10 @@ mod tests {
         assert!(refusal("dns", json!({"nameservers": ["x"]}))
             .1
             .contains("\"x\" is not an IP address"));
+        assert_eq!(
+            refusal("dataDir", json!("run/x")).1,
+            "invalid network configuration: \"dataDir\" \"run/x\" is not an absolute path"
+        );
         assert!(refusal("prevResult", json!({"ips": 3}))
             .1
             .contains("\"prevResult\" cannot be read"));

@@ -6,14 +6,18 @@
 //! configuration on stdin, [`result`] reads and writes results in each
 //! version, [`error`] is the error JSON, [`ipam`] runs the IPAM plugin
 //! the configuration names, exactly as the specification says, [`attach`]
-//! makes and finds an attachment's links, and [`plugin`] does each command.
+//! makes and finds an attachment's links, [`firewall`] the natctl rules it
+//! holds, [`record`] keeps what GC needs to find it again, and [`plugin`]
+//! does each command.
 
 pub mod attach;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod firewall;
 pub mod ipam;
 pub mod plugin;
+pub mod record;
 pub mod result;
 pub mod version;
 

@@ -5,18 +5,18 @@ use super::attach::{self, Setup};
 use super::config::{self, Config};
 use super::env::{Attachment, Command, Env};
 use super::error::{code, CniError};
+use super::firewall;
 use super::ipam::Ipam;
+use super::record::Records;
 use super::result::CniResult;
 use super::version::Version;
-use crate::cidr::Subnet;
 use crate::error::Error;
 use crate::link::lock::LinkLock;
 use crate::link::state::{Link, State};
 use crate::link::{gone, Dev, Plan, Step};
-use crate::nat::{self, Choice, Family, Key, Masquerade, Rule};
+use crate::nat::{self, Choice, Family, Owner};
 use crate::netlink::Socket;
 use crate::netns::{Netns, Target};
-use crate::run::Mode;
 use std::collections::BTreeSet;
 
 /// What the plugin prints on stdout, and whether it succeeded.
@@ -97,16 +97,44 @@ fn open_netns(env: &Env) -> Result<Netns, Error> {
     Target::Path(path).open()
 }
 
-/// ADD: checks, asks the IPAM plugin for addresses, makes the links and
-/// the masquerade; on any failure after IPAM, releases the addresses.
-fn add(env: &Env, config: &Config) -> Result<CniResult, CniError> {
-    if !config.port_mappings.is_empty() {
-        return Err(CniError::new(
-            code::UNSUPPORTED_FIELD,
-            "unsupported field: \"runtimeConfig.portMappings\" (this build of nsnet cannot \
-             publish ports yet; chain the portmap plugin after nsnet)",
-        ));
+/// A failure, with the failures of undoing it in its details.
+fn undone(e: CniError, undo: Vec<CniError>) -> CniError {
+    if undo.is_empty() {
+        return e;
     }
+    let mut details: Vec<String> = Vec::new();
+    if !e.details.is_empty() {
+        details.push(e.details.clone());
+    }
+    details.extend(undo.iter().map(|u| format!("and undoing it failed: {u}")));
+    e.with_details(details.join("; "))
+}
+
+/// The first of `errors`, with the others in its details.
+fn all(errors: Vec<CniError>) -> Result<(), CniError> {
+    let mut errors = errors.into_iter();
+    match errors.next() {
+        None => Ok(()),
+        Some(first) => {
+            let mut details: Vec<String> = Vec::new();
+            if !first.details.is_empty() {
+                details.push(first.details.clone());
+            }
+            details.extend(errors.map(|e| e.to_string()));
+            Err(first.with_details(details.join("; ")))
+        }
+    }
+}
+
+/// The attachment's owner in natctl's rules.
+fn owner(config: &Config, a: &Attachment) -> Owner {
+    Owner::Attachment(attach::identity(&config.name, a))
+}
+
+/// ADD: checks, records the attachment, asks the IPAM plugin for
+/// addresses, makes the links, then holds the firewall rules; on any
+/// failure, undoes what it did in reverse.
+fn add(env: &Env, config: &Config) -> Result<CniResult, CniError> {
     let a = env.attachment();
     let netns = open_netns(env)?;
     let ifname = a.ifname.as_str();
@@ -121,33 +149,39 @@ fn add(env: &Env, config: &Config) -> Result<CniResult, CniError> {
         ));
     }
     let ipam = Ipam::find(&config.ipam, &env.path)?;
-    let allotment = ipam.add(config)?;
-    attach(config, a, &netns, &mut inside, &allotment).map_err(|e| match ipam.del(config, None) {
-        Ok(()) => e,
-        Err(release) => {
-            let details = [
-                e.details.as_str(),
-                &format!("and releasing its addresses failed too: {release}"),
-            ]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join("; ");
-            e.with_details(details)
+    let records = Records::new(&config.data_dir, &config.name);
+    records.write(a, &[])?;
+    let forget = |e: CniError| {
+        undone(
+            e,
+            records
+                .remove(a)
+                .err()
+                .map(CniError::from)
+                .into_iter()
+                .collect(),
+        )
+    };
+    let allotment = ipam.add(config).map_err(forget)?;
+    attach(config, a, &netns, &mut inside, &allotment, &records).map_err(|e| {
+        let mut undo: Vec<CniError> = ipam.del(config, None).err().into_iter().collect();
+        if undo.is_empty() {
+            undo.extend(records.remove(a).err().map(CniError::from));
         }
+        undone(e, undo)
     })
 }
 
 /// The links (the host side under the link lock, as vethup makes them),
-/// then inside the container, then the masquerade; on a failure, the host
-/// end goes again, and everything inside with it.
+/// then inside the container, then the firewall rules, recorded first; on
+/// a failure, the host end goes again, and everything inside with it.
 fn attach(
     config: &Config,
     a: &Attachment,
     netns: &Netns,
     inside: &mut Socket,
     allotment: &CniResult,
+    records: &Records,
 ) -> Result<CniResult, CniError> {
     let setup = Setup {
         config,
@@ -156,6 +190,7 @@ fn attach(
         ips: attach::allotted(allotment, config.bridge.is_none())?,
         routes: allotment.routes.clone(),
     };
+    let rules = firewall::rules(config, &setup.ips)?;
     {
         let _lock = LinkLock::take()?;
         let mut socket = Socket::here()?;
@@ -179,12 +214,11 @@ fn attach(
             })
         })
         .and_then(|link| Ok(setup.inside_plan(link.index).run(inside)?))
-        .and_then(|()| masquerade(config, &setup));
+        .and_then(|()| records.write(a, &rules))
+        .and_then(|()| firewall::hold(&rules, owner(config, a)));
     if let Err(e) = done {
-        return Err(match unlink(config, &[a]) {
-            Ok(()) => e.into(),
-            Err(undo) => CniError::from(e).with_details(format!("and undoing it failed: {undo}")),
-        });
+        let undo = unlink(config, &[a]).err().map(CniError::from);
+        return Err(undone(e.into(), undo.into_iter().collect()));
     }
     let dns = if allotment.dns.is_empty() {
         config.dns.clone()
@@ -192,25 +226,6 @@ fn attach(
         allotment.dns.clone()
     };
     Ok(setup.result(config.prev_result.as_ref(), dns))
-}
-
-/// The network's subnets, masqueraded when `ipMasq` asks for it. natctl
-/// keeps one rule set per subnet, so the second container of a network
-/// changes nothing.
-fn masquerade(config: &Config, setup: &Setup) -> Result<(), Error> {
-    if !config.ip_masq {
-        return Ok(());
-    }
-    let subnets: BTreeSet<Subnet> = setup.ips.iter().map(|a| a.addr.subnet()).collect();
-    for subnet in subnets {
-        nat::add(
-            &Rule::Masquerade(Masquerade { subnet, out: None }),
-            None,
-            Choice::Auto,
-            Mode::Run,
-        )?;
-    }
-    Ok(())
 }
 
 /// The host end of `a` and the network's bridge: what an attachment's
@@ -262,54 +277,59 @@ fn unlink(config: &Config, leaving: &[&Attachment]) -> Result<(), Error> {
     )
 }
 
-/// The subnets of our addresses in a previous result.
-fn subnets_of(result: &CniResult, a: &Attachment) -> Vec<Subnet> {
-    let set: BTreeSet<Subnet> = attach::ours(result, &a.ifname)
-        .into_iter()
-        .filter_map(|net| net.trunc().to_string().parse().ok())
-        .collect();
-    set.into_iter().collect()
+/// How a teardown reaches the IPAM plugin: as the runtime's own DEL (its
+/// environment passed on), or for another attachment (GC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    Ours,
+    Stale,
 }
 
-/// DEL: the links, the bridge when emptied, the masquerade when this was
-/// the network's last attachment, and the addresses. Best effort: what is
-/// gone already is fine, every failure is reported.
-fn del(env: &Env, config: &Config) -> Result<(), CniError> {
-    let a = env.attachment();
-    let mut errors: Vec<Error> = Vec::new();
-    errors.extend(unlink(config, &[a]).err());
-    if config.ip_masq {
-        if let Some(prev) = &config.prev_result {
-            let subnets = subnets_of(prev, a);
-            let links = Socket::here().and_then(|mut s| s.links());
-            match links.map(|links| State {
-                links,
-                addresses: Vec::new(),
-            }) {
-                Ok(state) if attach::attachments(&state, &config.name).next().is_none() => {
-                    let keys: Vec<Key> = subnets.iter().map(|s| Key::Subnet(*s)).collect();
-                    errors.extend(nat::remove(&keys, None, true, Mode::Run).err());
-                }
-                Ok(_) => {}
-                Err(e) => errors.push(e),
+/// Undoes what ADD did for each of `leaving`, in reverse: the firewall
+/// rules it recorded, the links (and the bridge they leave empty), the
+/// addresses, then the record. Best effort: what is gone already is fine;
+/// every failure is reported, and an attachment whose address could not
+/// be released keeps its record, for a later DEL or GC.
+fn teardown(
+    config: &Config,
+    ipam: &Ipam,
+    leaving: &[&Attachment],
+    whose: Whose,
+) -> Result<(), CniError> {
+    let records = Records::new(&config.data_dir, &config.name);
+    let mut errors: Vec<CniError> = Vec::new();
+    for a in leaving {
+        match records.read(a) {
+            Ok(rules) => {
+                let rules = rules.unwrap_or_default();
+                errors.extend(
+                    firewall::release(&rules, owner(config, a))
+                        .err()
+                        .map(CniError::from),
+                );
             }
+            Err(e) => errors.push(e.into()),
         }
     }
-    let released = Ipam::find(&config.ipam, &env.path).and_then(|ipam| ipam.del(config, None));
-    let errors = Error::all(errors);
-    match (errors, released) {
-        (Ok(()), released) => released,
-        (Err(e), Ok(())) => Err(e.into()),
-        (Err(e), Err(release)) => {
-            let e = CniError::from(e);
-            let details = format!(
-                "{}{}also: {release}",
-                e.details,
-                if e.details.is_empty() { "" } else { "; " }
-            );
-            Err(e.with_details(details))
+    errors.extend(unlink(config, leaving).err().map(CniError::from));
+    for a in leaving {
+        let released = match whose {
+            Whose::Ours => ipam.del(config, None),
+            Whose::Stale => ipam.del(config, Some(a)),
+        };
+        match released {
+            Ok(()) => errors.extend(records.remove(a).err().map(CniError::from)),
+            Err(e) => errors.push(e),
         }
     }
+    all(errors)
+}
+
+/// DEL: everything of the attachment, also when its namespace is gone;
+/// a second DEL finds nothing left and succeeds.
+fn del(env: &Env, config: &Config) -> Result<(), CniError> {
+    let ipam = Ipam::find(&config.ipam, &env.path)?;
+    teardown(config, &ipam, &[env.attachment()], Whose::Ours)
 }
 
 /// One CHECK failure: `CHECK of c1/eth0: WHY`.
@@ -319,7 +339,8 @@ fn missing(a: &Attachment, why: String) -> CniError {
 
 /// CHECK: everything the previous result lists for this attachment is
 /// there: the host end (on its bridge), the container's interface, its
-/// addresses, the routes, the masquerade, and the IPAM plugin's record.
+/// addresses, the routes, the firewall rules it holds, and the IPAM
+/// plugin's reservation.
 fn check(env: &Env, config: &Config) -> Result<(), CniError> {
     let a = env.attachment();
     let prev = config.prev_result.as_ref().ok_or_else(|| {
@@ -372,23 +393,20 @@ fn check(env: &Env, config: &Config) -> Result<(), CniError> {
             return Err(missing(a, format!("the route to {} is missing", route.dst)));
         }
     }
-    if config.ip_masq {
-        let entries = nat::list()?;
-        for subnet in subnets_of(prev, a) {
-            if !entries.iter().any(|e| e.rule.key() == Key::Subnet(subnet)) {
-                return Err(missing(
-                    a,
-                    format!("{subnet} is not masqueraded (see natctl list)"),
-                ));
-            }
-        }
+    let rules = Records::new(&config.data_dir, &config.name)
+        .read(a)?
+        .ok_or_else(|| missing(a, "nsnet has no record of it".into()))?;
+    if let Some(why) = firewall::missing(&rules, owner(config, a))? {
+        return Err(missing(a, format!("{why} (see natctl list)")));
     }
     Ipam::find(&config.ipam, &env.path)?.check(config)
 }
 
-/// GC: removes every attachment of the network not in the valid list —
-/// its links and its addresses — then passes GC on to the IPAM plugin and
-/// tidies the bridge. Carries on past failures and reports them all.
+/// GC: tears down every attachment of the network that is not in the
+/// valid list — those with a record (also when their namespace and links
+/// are gone) and those with a marked host end — and a bridge of the
+/// plugin's left without ports, then passes GC on to the IPAM plugin.
+/// Carries on past failures and reports them all.
 fn gc(env: &Env, config: &Config) -> Result<(), CniError> {
     let valid: BTreeSet<&Attachment> = config.valid_attachments.iter().collect();
     let ipam = Ipam::find(&config.ipam, &env.path)?;
@@ -396,29 +414,18 @@ fn gc(env: &Env, config: &Config) -> Result<(), CniError> {
         links: Socket::here()?.links()?,
         addresses: Vec::new(),
     };
-    let stale: Vec<Attachment> = attach::attachments(&state, &config.name)
-        .map(|(_, a)| a)
-        .filter(|a| !valid.contains(a))
+    let mut stale: BTreeSet<Attachment> = Records::new(&config.data_dir, &config.name)
+        .list()?
+        .into_iter()
         .collect();
-    let mut errors: Vec<CniError> = Vec::new();
-    let leaving: Vec<&Attachment> = stale.iter().collect();
-    errors.extend(unlink(config, &leaving).err().map(CniError::from));
-    for a in &stale {
-        errors.extend(ipam.del(config, Some(a)).err());
-    }
+    stale.extend(attach::attachments(&state, &config.name).map(|(_, a)| a));
+    let leaving: Vec<&Attachment> = stale.iter().filter(|a| !valid.contains(a)).collect();
+    let mut errors: Vec<CniError> = teardown(config, &ipam, &leaving, Whose::Stale)
+        .err()
+        .into_iter()
+        .collect();
     errors.extend(ipam.gc(config).err());
-    let mut errors = errors.into_iter();
-    match errors.next() {
-        None => Ok(()),
-        Some(first) => {
-            let rest: Vec<String> = errors.map(|e| e.to_string()).collect();
-            Err(if rest.is_empty() {
-                first
-            } else {
-                first.with_details(rest.join("; "))
-            })
-        }
-    }
+    all(errors)
 }
 
 /// STATUS: ready when the IPAM plugin is, and — for `ipMasq` — a
