@@ -247,13 +247,20 @@ fn bridge_containers_reach_each_other_and_the_bridge_goes_with_the_last() {
     let lab = lab!();
     ready(&lab);
     let before = lab.snapshot();
-    let c = conf("1.1.0", json!({"bridge": "nsbr7", "mtu": 1400}));
+    for v in VERSIONS {
+        bridge_in_version(&lab, v);
+    }
+    lab.assert_settles(&before);
+}
+
+fn bridge_in_version(lab: &Lab, v: &str) {
+    let c = conf(v, json!({"bridge": "nsbr7", "mtu": 1400}));
     let mut results = Vec::new();
     for n in 1..=2 {
         let name = format!("c{n}");
-        netns(&lab, &name);
+        netns(lab, &name);
         let id = format!("id{n}");
-        results.push(add(&lab, &c, (&id, "eth0", &name)));
+        results.push(add(lab, &c, (&id, "eth0", &name)));
     }
     let r = &results[0];
     assert_eq!(r["interfaces"][0]["name"], "nsbr7");
@@ -266,25 +273,30 @@ fn bridge_containers_reach_each_other_and_the_bridge_goes_with_the_last() {
         lab.sh_ok("ip link show nsbr7").contains(mac),
         "the bridge has the MAC its results give"
     );
-    assert_eq!(r["interfaces"][2]["mtu"], 1400);
+    let mtu = r["interfaces"][2].get("mtu");
+    assert_eq!(mtu, (v == "1.1.0").then_some(&json!(1400)), "{v}: {r}");
     assert_eq!(r["ips"][0]["interface"], 2);
     lab.sh_ok("ip -o addr show nsbr7 | grep -q 'inet 10.77.0.1/24'");
-    in_ns(&lab, "c1", "ping -c1 -W2 10.77.0.3").expect_ok("c1 reaches c2");
+    let addr = |r: &Value| r["ips"][0]["address"].as_str().unwrap().replace("/24", "");
+    in_ns(lab, "c1", &format!("ping -c1 -W2 {}", addr(&results[1]))).expect_ok("c1 reaches c2");
     in_ns(
-        &lab,
+        lab,
         "c2",
-        "ping -c1 -W2 10.77.0.2 && ip link show eth0 | grep -q \"mtu 1400\"",
+        &format!(
+            "ping -c1 -W2 {} && ip link show eth0 | grep -q \"mtu 1400\"",
+            addr(&results[0])
+        ),
     )
     .expect_ok("c2 reaches c1");
     nsnet(
-        &lab,
+        lab,
         "CHECK",
         &with_prev(&c, &results[1]),
         ("id2", "eth0", "c2"),
     )
     .expect_ok("CHECK");
     nsnet(
-        &lab,
+        lab,
         "DEL",
         &with_prev(&c, &results[0]),
         ("id1", "eth0", "c1"),
@@ -292,7 +304,7 @@ fn bridge_containers_reach_each_other_and_the_bridge_goes_with_the_last() {
     .expect_ok("DEL c1");
     lab.sh_ok("ip link show nsbr7");
     nsnet(
-        &lab,
+        lab,
         "DEL",
         &with_prev(&c, &results[1]),
         ("id2", "eth0", "c2"),
@@ -303,8 +315,7 @@ fn bridge_containers_reach_each_other_and_the_bridge_goes_with_the_last() {
         "the bridge went with its last port"
     );
     lab.sh_ok("ip netns del c1; ip netns del c2");
-    assert_eq!(reservations(&lab), "");
-    lab.assert_settles(&before);
+    assert_eq!(reservations(lab), "");
 }
 
 #[test]
@@ -425,10 +436,14 @@ fn gc_removes_exactly_the_stale_attachments() {
     ready(&lab);
     let before = lab.snapshot();
     for key in ["cni.dev/valid-attachments", "cni.dev/attachments"] {
-        let c = conf("1.1.0", json!({"bridge": "nsbr9"}));
+        let c = conf("1.1.0", json!({"bridge": "nsbr9", "ipMasq": true}));
+        let mut id2 = String::new();
         for n in 1..=3 {
             netns(&lab, &format!("c{n}"));
-            add(&lab, &c, (&format!("id{n}"), "eth0", &format!("c{n}")));
+            let r = add(&lab, &c, (&format!("id{n}"), "eth0", &format!("c{n}")));
+            if n == 2 {
+                id2 = r["interfaces"][1]["name"].as_str().unwrap()[3..].to_string();
+            }
         }
         let mut gc = c.clone();
         gc[key] = json!([{"containerID": "id2", "ifname": "eth0"}]);
@@ -449,6 +464,11 @@ fn gc_removes_exactly_the_stale_attachments() {
         assert_eq!(held.lines().count(), 1, "{key}: {held}");
         let owner = lab.sh_ok(&format!("head -n1 {}", held.trim()));
         assert_eq!(owner.trim(), "id2", "{key}: only id2's address is left");
+        let list = lab.sh_ok("natctl list");
+        assert!(
+            list.contains(&format!(" owners=cni:{id2}")) && !list.contains(','),
+            "{key}: only id2 holds the masquerade: {list}"
+        );
         gc[key] = json!([]);
         call(&lab, "nsnet", "GC", &gc, None).expect_ok("GC of all");
         assert!(
@@ -456,8 +476,10 @@ fn gc_removes_exactly_the_stale_attachments() {
             "{key}: the bridge went with the last"
         );
         assert_eq!(reservations(&lab), "");
+        assert_eq!(lab.sh_ok("natctl list"), "");
         lab.sh_ok("ip netns del c1; ip netns del c2; ip netns del c3");
     }
+    lab.sh_ok("echo 0 > /proc/sys/net/ipv4/ip_forward");
     lab.assert_settles(&before);
 }
 
@@ -584,8 +606,33 @@ fn chains_with_loopback_before_and_portmap_and_tuning_after() {
                 .trim(),
             "2"
         );
-        let full = with_prev(&conf(v, json!({})), &r2);
+        // portmap reads the container's address from our result, and
+        // passes it on as it is.
+        let portmap = with_ports(
+            &json!({"cniVersion": v, "name": "labnet", "type": "portmap", "prevResult": r2}),
+            json!([{"hostPort": 9090, "containerPort": 80, "protocol": "tcp"}]),
+        );
+        let r3: Value = serde_json::from_str(
+            &call(&lab, "portmap", "ADD", &portmap, Some(id))
+                .expect_ok("portmap")
+                .stdout,
+        )
+        .unwrap();
+        assert_eq!(r3, r2, "portmap passes the result on");
+        let addr = r1["ips"][2]["address"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches("/24");
+        let nat = lab.sh_ok("iptables-save -t nat");
+        assert!(
+            nat.contains(&format!("--to-destination {addr}:80")),
+            "portmap found the container's address in nsnet's result: {nat}"
+        );
+        let full = with_prev(&conf(v, json!({})), &r3);
         nsnet(&lab, "CHECK", &full, id).expect_ok("CHECK with the chain's result");
+        let mut portmap_del = portmap.clone();
+        portmap_del["prevResult"] = r3.clone();
+        call(&lab, "portmap", "DEL", &portmap_del, Some(id)).expect_ok("portmap DEL");
         nsnet(&lab, "DEL", &full, id).expect_ok("DEL");
         call(
             &lab,
@@ -751,5 +798,58 @@ fn gc_clears_attachments_whose_namespace_is_gone() {
     assert_eq!(lab.sh_ok("natctl list"), "");
     assert_eq!(reservations(&lab), "");
     lab.sh_ok("ip netns del c2; echo 0 > /proc/sys/net/ipv4/ip_forward");
+    lab.assert_settles(&before);
+}
+
+/// Runs at once, as a runtime starting many containers does: ten ADDs on
+/// one bridge network, then ten DELs, each a process of its own. The link
+/// lock, natctl's lock and the records keep them apart: every container
+/// gets its own address and link, one masquerade holds all ten, and the
+/// last DEL, whichever it is, takes the bridge and the masquerade.
+#[test]
+fn many_runs_at_once_on_one_network() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    let c = conf("1.0.0", json!({"bridge": "nsbr3", "ipMasq": true}));
+    lab.sh_ok(&format!("cat > /run/net.json <<'EOF'\n{c}\nEOF"));
+    let nsnet = nsnet_lab::bin("nsnet").display().to_string();
+    let run_all = |command: &str| {
+        lab.sh_ok(&format!(
+            "for n in $(seq 0 9); do \
+               CNI_COMMAND={command} CNI_CONTAINERID=id$n CNI_IFNAME=eth0 \
+               CNI_NETNS=/run/netns/c$n CNI_PATH={PLUGINS} {nsnet} < /run/net.json > /run/out$n & \
+               pids=\"$pids $!\"; \
+             done; fails=0; for p in $pids; do wait $p || fails=$((fails+1)); done; \
+             cat /run/out*; rm /run/out*; exit $fails"
+        ))
+    };
+    for n in 0..10 {
+        netns(&lab, &format!("c{n}"));
+    }
+    let results = run_all("ADD");
+    let mut addresses: Vec<&str> = results
+        .split("\"address\":\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 10, "ten addresses: {results}");
+    let list = lab.sh_ok("natctl list");
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert_eq!(list.matches("cni:").count(), 10, "{list}");
+    for n in 0..10 {
+        in_ns(&lab, &format!("c{n}"), "ping -c1 -W2 10.77.0.1").expect_ok("the gateway");
+    }
+    run_all("DEL");
+    assert_eq!(lab.sh_ok("natctl list"), "");
+    assert!(
+        !lab.sh("ip link show nsbr3").ok(),
+        "the bridge went with the last"
+    );
+    assert_eq!(reservations(&lab), "");
+    lab.sh_ok("rm /run/net.json; for n in $(seq 0 9); do ip netns del c$n; done");
+    lab.sh_ok("echo 0 > /proc/sys/net/ipv4/ip_forward");
     lab.assert_settles(&before);
 }
