@@ -286,10 +286,16 @@ enum Whose {
 }
 
 /// Undoes what ADD did for each of `leaving`, in reverse: the firewall
-/// rules it recorded, the links (and the bridge they leave empty), the
-/// addresses, then the record. Best effort: what is gone already is fine;
-/// every failure is reported, and an attachment whose address could not
-/// be released keeps its record, for a later DEL or GC.
+/// rules it recorded and the links (and the bridge they leave empty),
+/// then the addresses, then the record. Best effort: what is gone already
+/// is fine; every failure is reported, and an attachment whose address
+/// could not be released keeps its record, for a later DEL or GC.
+///
+/// The rules and the links go at once, the links in a thread of their
+/// own: removing either waits for the kernel's grace period (a deleted
+/// nf_tables element is freed after one, a deleted veth too), and neither
+/// needs the other gone first. The addresses go only after the links, so
+/// no address is handed out again while a link still holds it.
 fn teardown(
     config: &Config,
     ipam: &Ipam,
@@ -298,20 +304,19 @@ fn teardown(
 ) -> Result<(), CniError> {
     let records = Records::new(&config.data_dir, &config.name);
     let mut errors: Vec<CniError> = Vec::new();
-    for a in leaving {
-        match records.read(a) {
-            Ok(rules) => {
-                let rules = rules.unwrap_or_default();
-                errors.extend(
-                    firewall::release(&rules, owner(config, a))
-                        .err()
-                        .map(CniError::from),
-                );
-            }
-            Err(e) => errors.push(e.into()),
+    let unlinked = std::thread::scope(|scope| {
+        let links = scope.spawn(|| unlink(config, leaving));
+        for a in leaving {
+            let released = records
+                .read(a)
+                .and_then(|rules| firewall::release(&rules.unwrap_or_default(), owner(config, a)));
+            errors.extend(released.err().map(CniError::from));
         }
-    }
-    errors.extend(unlink(config, leaving).err().map(CniError::from));
+        links
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    errors.extend(unlinked.err().map(CniError::from));
     for a in leaving {
         let released = match whose {
             Whose::Ours => ipam.del(config, None),
