@@ -189,14 +189,8 @@ impl Setup<'_> {
         let mut plan = Plan::new();
         let master = match &self.config.bridge {
             None => None,
-            Some(br) => Some(match state.link(br.as_str()) {
-                Some(link) if !link.is("bridge") => {
-                    return Err(Error::failed(format!(
-                        "cannot attach {h} to {br}: {br} is {}, not a bridge",
-                        link.kind_words()
-                    )))
-                }
-                Some(link) => Dev::known(br.as_str(), link.index),
+            Some(br) => Some(match bridge::existing(state, br, h)? {
+                Some(dev) => dev,
                 None => {
                     let gateways: Vec<HostCidr> = self
                         .ips

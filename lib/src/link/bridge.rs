@@ -6,7 +6,22 @@
 use super::state::{Link, State};
 use super::{Dev, Mac, Plan, Step, MARK};
 use crate::cidr::HostCidr;
+use crate::error::Error;
 use crate::name::IfName;
+
+/// The bridge `br` that `host` is to be attached to, as the host has it
+/// now: `Some` when it exists (used as it is), `None` when it is to be
+/// made; refused when something that is not a bridge has its name.
+pub fn existing(state: &State, br: &IfName, host: &str) -> Result<Option<Dev>, Error> {
+    match state.link(br.as_str()) {
+        Some(link) if !link.is("bridge") => Err(Error::failed(format!(
+            "cannot attach {host} to {br}: {br} is {}, not a bridge",
+            link.kind_words()
+        ))),
+        Some(link) => Ok(Some(Dev::known(br.as_str(), link.index))),
+        None => Ok(None),
+    }
+}
 
 /// What a new bridge is made with besides its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

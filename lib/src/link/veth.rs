@@ -111,15 +111,8 @@ impl Up {
         let mut plan = Plan::new();
         let addrs = self.addresses();
         let master = match &self.bridge {
-            Some(br) => Some(match state.link(br.as_str()) {
-                Some(link) if !link.is("bridge") => {
-                    return Err(Error::failed(format!(
-                        "cannot attach {host} to {br}: {br} is {}, not a bridge",
-                        link.kind_words()
-                    )));
-                }
-                // Used as it is.
-                Some(link) => Dev::known(br.as_str(), link.index),
+            Some(br) => Some(match bridge::existing(state, br, host)? {
+                Some(dev) => dev,
                 None => {
                     check_free(state, &addrs, br.as_str())?;
                     bridge::create(
