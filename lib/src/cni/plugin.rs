@@ -13,7 +13,7 @@ use super::version::Version;
 use crate::error::Error;
 use crate::link::lock::LinkLock;
 use crate::link::state::{Link, State};
-use crate::link::{gone, Dev, Plan, Step};
+use crate::link::{self, gone, Dev, Plan, Step};
 use crate::nat::{self, Choice, Family, Owner};
 use crate::netlink::Socket;
 use crate::netns::{Netns, Target};
@@ -239,9 +239,10 @@ fn link_names(config: &Config, a: &Attachment) -> Vec<String> {
 }
 
 /// Removes the host ends of `leaving` (each peer goes with its host end)
-/// that carry their attachment's mark, then the network's bridge if that
-/// left it without ports; under the link lock, so that no ADD attaches to
-/// the bridge in between. Whatever is already gone is no failure.
+/// that carry their attachment's mark, and the network's bridge if that
+/// leaves it without ports, all in one batch; under the link lock, so that
+/// no ADD attaches to the bridge in between. Whatever is already gone is
+/// no failure.
 fn unlink(config: &Config, leaving: &[&Attachment]) -> Result<(), Error> {
     let _lock = LinkLock::take()?;
     let mut socket = Socket::here()?;
@@ -249,25 +250,28 @@ fn unlink(config: &Config, leaving: &[&Attachment]) -> Result<(), Error> {
         links: socket.links()?,
         addresses: Vec::new(),
     };
-    let mut plan = Plan::new();
-    let mut indexes = Vec::new();
-    for a in leaving {
-        let host = attach::host_name(&config.name, a);
-        if let Some(link) = state.link(host.as_str()) {
-            if link.marked(&attach::mark(&config.name, a)) {
-                plan.step(Step::DeleteLink {
-                    dev: Dev::known(&link.name, link.index),
-                });
-                indexes.push(link.index);
-            }
-        }
-    }
+    let mut links: Vec<&Link> = leaving
+        .iter()
+        .filter_map(|a| {
+            let host = attach::host_name(&config.name, a);
+            state
+                .link(host.as_str())
+                .filter(|l| l.marked(&attach::mark(&config.name, a)))
+        })
+        .collect();
+    let indexes: Vec<u32> = links.iter().map(|l| l.index).collect();
     if let Some(br) = &config.bridge {
-        if let Some(bridge) = attach::emptied_bridge(&state, &config.name, br, &indexes) {
-            plan.step(Step::DeleteLink {
-                dev: Dev::known(&bridge.name, bridge.index),
-            });
-        }
+        links.extend(attach::emptied_bridge(&state, &config.name, br, &indexes));
+    }
+    if link::removal(&links, &state).run(&mut socket).is_ok() {
+        return Ok(());
+    }
+    // One by one, then: what vanished meanwhile is no failure.
+    let mut plan = Plan::new();
+    for link in links {
+        plan.step(Step::DeleteLink {
+            dev: Dev::known(&link.name, link.index),
+        });
     }
     Error::all(
         plan.run_all(&mut socket)

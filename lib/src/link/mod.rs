@@ -137,6 +137,18 @@ pub enum Step {
     DeleteLink {
         dev: Dev,
     },
+    /// Puts a link in device group `group` (from `was`): the links of one
+    /// group are removed together by [`Step::DeleteGroup`].
+    SetGroup {
+        dev: Dev,
+        group: u32,
+        was: u32,
+    },
+    /// Removes every link of device group `group` as one batch, which
+    /// costs the kernel one grace period instead of one per link.
+    DeleteGroup {
+        group: u32,
+    },
 }
 
 impl Step {
@@ -156,6 +168,10 @@ impl Step {
             }
             Step::SetMtu { dev, mtu } => format!("set the MTU of {} to {mtu}", dev.name),
             Step::DeleteLink { dev } => format!("remove {}", dev.name),
+            Step::SetGroup { dev, group, .. } => {
+                format!("put {} in device group {group}", dev.name)
+            }
+            Step::DeleteGroup { group } => format!("remove the links of device group {group}"),
         }
     }
 
@@ -243,6 +259,10 @@ impl Step {
                 push(&["link", "set", "dev", &dev.name, "mtu", &mtu.to_string()])
             }
             Step::DeleteLink { dev } => push(&["link", "del", "dev", &dev.name]),
+            Step::SetGroup { dev, group, .. } => {
+                push(&["link", "set", "dev", &dev.name, "group", &group.to_string()])
+            }
+            Step::DeleteGroup { group } => push(&["link", "del", "group", &group.to_string()]),
         }
         args
     }
@@ -307,6 +327,8 @@ impl Step {
             Step::AddRoute { dev, to, via } => request::add_route(index.of(dev)?, *to, *via),
             Step::SetMtu { dev, mtu } => request::set_mtu(index.of(dev)?, *mtu),
             Step::DeleteLink { dev } => request::delete_link(index.of(dev)?),
+            Step::SetGroup { dev, group, .. } => request::set_group(index.of(dev)?, *group),
+            Step::DeleteGroup { group } => request::delete_group(*group),
         })
     }
 
@@ -329,7 +351,14 @@ impl Step {
                 format!("remove the {} on {}", route_words(to, via), dev.name),
                 request::delete_route(index.of(dev)?, *to, *via),
             )),
-            Step::SetAlias { .. } | Step::SetMtu { .. } | Step::DeleteLink { .. } => None,
+            Step::SetGroup { dev, group, was } => Some((
+                format!("put {} back from device group {group} in {was}", dev.name),
+                request::set_group(index.of(dev)?, *was),
+            )),
+            Step::SetAlias { .. }
+            | Step::SetMtu { .. }
+            | Step::DeleteLink { .. }
+            | Step::DeleteGroup { .. } => None,
         })
     }
 }
@@ -547,6 +576,38 @@ fn run_step(socket: &mut Socket, step: &Step, index: &mut Indexes) -> Result<(),
     Ok(())
 }
 
+/// A plan that removes `links` (found in `state`) together: a single link
+/// by its index; several put in a device group that no link of `state`
+/// is in, then removed as that group, so the kernel unregisters them as
+/// one batch and waits for one grace period, not one per link. A failure
+/// puts the groups back.
+pub fn removal(links: &[&state::Link], state: &state::State) -> Plan {
+    let mut plan = Plan::new();
+    match links {
+        [] => {}
+        [link] => {
+            plan.step(Step::DeleteLink {
+                dev: Dev::known(&link.name, link.index),
+            });
+        }
+        several => {
+            // Far from the small numbers people give groups by hand.
+            let group = (0x6e73_6e00..)
+                .find(|g| !state.links.iter().any(|l| l.group == *g))
+                .expect("a free device group");
+            for link in several {
+                plan.undoable(Step::SetGroup {
+                    dev: Dev::known(&link.name, link.index),
+                    group,
+                    was: link.group,
+                });
+            }
+            plan.step(Step::DeleteGroup { group });
+        }
+    }
+    plan
+}
+
 /// The errnos by which the kernel says the object of a removal is
 /// already gone: the link (ENODEV), the address (EADDRNOTAVAIL), the
 /// route (ESRCH).
@@ -684,6 +745,28 @@ mod tests {
             plan.entries()[3].step.what(),
             "add the route to 10.1.0.0/24 via 10.1.0.1 on eth0"
         );
+    }
+
+    #[test]
+    fn links_removed_together_go_as_one_unused_group() {
+        let mut state = state::State::default();
+        state.links = vec![
+            state::Link::made(3, "c1", "veth", None, Some(5)),
+            state::Link::made(5, "br0", "bridge", None, None),
+        ];
+        state.links[1].group = 0x6e73_6e00;
+        let one = removal(&[&state.links[0]], &state);
+        assert_eq!(one.script(), "ip link del dev c1\n");
+        let both = removal(&[&state.links[0], &state.links[1]], &state);
+        assert_eq!(
+            both.script(),
+            "ip link set dev c1 group 1853058561\n\
+             ip link set dev br0 group 1853058561\n\
+             ip link del group 1853058561\n"
+        );
+        let undone: Vec<bool> = both.entries().iter().map(|e| e.undone_on_failure).collect();
+        assert_eq!(undone, [true, true, false]);
+        assert!(removal(&[], &state).entries().is_empty());
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct Link {
     /// as this namespace knows it (`IFLA_LINK_NETNSID`); negative when the
     /// kernel could not give it one (the namespace is being dismantled).
     pub peer_netnsid: Option<i32>,
+    /// Its device group (`ip link set … group N`; 0 by default).
+    pub group: u32,
 }
 
 impl Link {
@@ -106,6 +108,7 @@ impl Link {
             up: false,
             peer_index: None,
             peer_netnsid: None,
+            group: 0,
         }
     }
 
@@ -121,6 +124,7 @@ impl Link {
             up: message.header.flags.contains(LinkFlags::Up),
             peer_index: None,
             peer_netnsid: None,
+            group: 0,
         };
         for attribute in &message.attributes {
             match attribute {
@@ -132,6 +136,7 @@ impl Link {
                 LinkAttribute::Mtu(mtu) => link.mtu = Some(*mtu),
                 LinkAttribute::Link(index) => link.peer_index = Some(*index),
                 LinkAttribute::LinkNetNsId(id) => link.peer_netnsid = Some(*id),
+                LinkAttribute::Group(group) => link.group = *group,
                 LinkAttribute::PropList(props) => {
                     link.altnames = props
                         .iter()

@@ -127,6 +127,18 @@ pub fn delete_link(index: u32) -> RouteNetlinkMessage {
     RouteNetlinkMessage::DelLink(message)
 }
 
+pub fn set_group(index: u32, group: u32) -> RouteNetlinkMessage {
+    set_link(index, |m| m.attributes.push(LinkAttribute::Group(group)))
+}
+
+/// Deletes every link of device group `group` in one go: the kernel
+/// unregisters them as one batch, and waits for its grace period once.
+pub fn delete_group(group: u32) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.attributes.push(LinkAttribute::Group(group));
+    RouteNetlinkMessage::DelLink(message)
+}
+
 /// `GET` of the link called `name` (or with that altname).
 pub fn get_link_by_name(name: &str) -> RouteNetlinkMessage {
     let mut message = LinkMessage::default();
