@@ -1028,6 +1028,32 @@ fn a_live_holder_of_the_name_or_the_address_is_refused() {
     assert!(inside(&lab, c1.pid(), "ip -o link show dev eth0").contains("eth0"));
 }
 
+/// A namespace that no process is in but a mount holds (`ip netns add`,
+/// as container runtimes keep theirs) is a live container's too: its pair
+/// is refused, not waited out and removed.
+#[test]
+fn a_pair_into_a_mounted_namespace_without_processes_is_refused() {
+    let lab = lab!();
+    lab.sh_ok("ip netns add held && ip netns add other");
+    lab.run(&["vethup", "veth0", "held"])
+        .expect_ok("the mounted namespace's pair");
+    let before = lab.snapshot();
+    refused(
+        lab.run(&["vethup", "veth0", "other"]),
+        1,
+        "vethup: cannot create veth0: an interface with that name already exists",
+    );
+    refused(
+        lab.run(&["vethup", "veth1", "other"]),
+        1,
+        "vethup: cannot add 10.0.0.1/24 to veth1: 10.0.0.1 is already assigned to veth0",
+    );
+    lab.assert_unchanged(&before);
+    let peer = lab.sh_ok("ip -n held -o link show dev eth0");
+    assert!(peer.contains("eth0"), "{peer}");
+    lab.sh_ok("ip netns del held && ip netns del other");
+}
+
 /// TARGET files that are not namespaces are refused at once, whatever
 /// they are, and nothing blocks on a FIFO or opens a device.
 #[test]

@@ -35,7 +35,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, SocketAddr};
 use nix::errno::Errno;
 use std::net::IpAddr;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// How often a dump is read again when changes keep interrupting it.
 const DUMP_TRIES: u32 = 10;
@@ -481,6 +481,25 @@ impl Socket {
             Err(r) if r.errno == Errno::EINVAL => Ok(true),
             Err(r) => Err(r.error(format!("cannot look at the peer of {}", veth.name))),
         }
+    }
+
+    /// The id this namespace knows the namespace of `netns` (an open nsfs
+    /// file) by; `None` when it has given it none.
+    pub fn nsid_of(&mut self, netns: BorrowedFd<'_>) -> Result<Option<i32>, Error> {
+        use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+        let mut message = NsidMessage::default();
+        let fd = u32::try_from(netns.as_raw_fd()).expect("an open descriptor is not negative");
+        message.attributes.push(NsidAttribute::Fd(fd));
+        let answer = self
+            .get(RouteNetlinkMessage::GetNsId(message))
+            .map_err(|r| r.error("cannot ask for a namespace's id"))?;
+        Ok(match answer {
+            Some(RouteNetlinkMessage::NewNsId(m)) => m.attributes.iter().find_map(|a| match a {
+                NsidAttribute::Id(id) if *id >= 0 => Some(*id),
+                _ => None,
+            }),
+            _ => None,
+        })
     }
 
     /// Every address of the namespace, both families.
