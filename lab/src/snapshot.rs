@@ -33,7 +33,50 @@ pub struct Snapshot {
     sections: BTreeMap<String, Vec<String>>,
 }
 
+/// Leaves out what follows the kernel's carrier detection, which lags
+/// behind configuration by up to a second (`NO-CARRIER`, `LOWER_UP`,
+/// `state DOWN`, `linkdown`): a snapshot taken right after a fast change
+/// must not differ from one taken a moment later.
+fn without_carrier(line: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut skip_next = false;
+    for word in line.split(' ') {
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        match word {
+            "state" => skip_next = true,
+            "linkdown" => {}
+            _ => words.push(word.replace("NO-CARRIER,", "").replace(",LOWER_UP", "")),
+        }
+    }
+    words.join(" ")
+}
+
+/// Leaves out a bridge's timers (`gc_timer  297.80`): they tick, and are
+/// not residue.
+fn without_timers(line: &str) -> String {
+    let mut words = line.split_whitespace();
+    let mut kept = Vec::new();
+    while let Some(word) = words.next() {
+        if word.ends_with("_timer") {
+            words.next();
+        } else {
+            kept.push(word);
+        }
+    }
+    kept.join(" ")
+}
+
 fn normalise(section: &str, line: &str) -> Option<String> {
+    if ["links", "addresses", "routes"].contains(&section) {
+        let line = without_carrier(line);
+        if section == "links" && line.contains("_timer ") {
+            return Some(without_timers(&line));
+        }
+        return Some(line);
+    }
     if section == "iptables" {
         if line.starts_with('#') {
             return None;
@@ -128,6 +171,40 @@ mod tests {
             "[links]\n- 2: up0\n+ 3: veth0\n[nft]\n+ table ip nsnet {\n[processes]\n+ pid 7: sleep\n"
         );
         assert_eq!(a.diff(&a), "");
+    }
+
+    #[test]
+    fn bridge_timers_are_ignored() {
+        let a = Snapshot::parse(
+            "== links\n    bridge hello_timer    0.00 gc_timer  297.80 stp_state 0\n",
+            vec![],
+        );
+        let b = Snapshot::parse(
+            "== links\n    bridge hello_timer    1.00 gc_timer   12.01 stp_state 0\n",
+            vec![],
+        );
+        assert_eq!(a.diff(&b), "");
+        assert_eq!(a.section("links"), ["bridge stp_state 0".to_string()]);
+    }
+
+    #[test]
+    fn carrier_detection_is_ignored() {
+        let a = Snapshot::parse(
+            "== links\n3: v1@if2: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state UNKNOWN mode DEFAULT\n\
+             == routes\n10.0.0.0/24 dev v1 proto kernel scope link src 10.0.0.1 \n",
+            vec![],
+        );
+        let b = Snapshot::parse(
+            "== links\n3: v1@if2: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state DOWN mode DEFAULT\n\
+             == routes\n10.0.0.0/24 dev v1 proto kernel scope link src 10.0.0.1 linkdown \n",
+            vec![],
+        );
+        assert_eq!(a.diff(&b), "");
+        let c = Snapshot::parse(
+            "== links\n3: v1@if2: <BROADCAST,MULTICAST> mtu 1500 qdisc noqueue state DOWN mode DEFAULT\n",
+            vec![],
+        );
+        assert_ne!(a.diff(&c), "", "UP itself is no carrier detection");
     }
 
     #[test]

@@ -256,6 +256,12 @@ impl FromStr for HostCidr {
 }
 
 impl Subnet {
+    /// The subnet an address with its prefix lies in (`10.0.0.0/24` for
+    /// `10.0.0.2/24`).
+    pub fn of(net: IpNet) -> Subnet {
+        Subnet(net.trunc())
+    }
+
     pub fn net(&self) -> IpNet {
         self.0
     }

@@ -53,6 +53,15 @@ impl Error {
         }
     }
 
+    /// `what: said`, where the kernel explained its `errno` in words of its
+    /// own (`IPv6 is disabled on this device` says more than EACCES).
+    pub fn os_said(what: impl fmt::Display, errno: Errno, said: &str) -> Self {
+        Error {
+            errno: Some(errno),
+            ..Error::failed(format!("{what}: {said}"))
+        }
+    }
+
     /// Like [`Error::os`] for an `std::io::Error`: its errno when it has
     /// one, else its own words.
     pub fn io(what: impl fmt::Display, e: &std::io::Error) -> Self {
@@ -179,10 +188,13 @@ pub fn may_suggest_root() -> bool {
 }
 
 /// Describes an OS error in lower-case plain words, with a hint where one
-/// helps (see [`may_suggest_root`]).
+/// Describes an OS error in lower-case plain words, with a hint where one
+/// helps (see [`may_suggest_root`]); EEXIST reads `already exists` (a
+/// route or an address is no file).
 pub fn errno_words(errno: Errno) -> String {
     let words = errno.desc().to_lowercase();
     match errno {
+        Errno::EEXIST => "already exists".to_string(),
         Errno::EPERM | Errno::EACCES if may_suggest_root() => {
             format!("{words} (run as root or with CAP_NET_ADMIN)")
         }
@@ -220,6 +232,7 @@ mod tests {
             hint
         );
         assert_eq!(errno_words(Errno::ESRCH), "no such process");
+        assert_eq!(errno_words(Errno::EEXIST), "already exists");
     }
 
     #[test]

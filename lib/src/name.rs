@@ -1,5 +1,15 @@
 //! Interface names, checked once when parsed (docs/contract.md, "Names,
 //! addresses, operands").
+//!
+//! The rule is the kernel's (`dev_valid_name`: 1–15 bytes, not `.` or
+//! `..`, no `/`, `:` or whitespace), with what else the kernel does to a
+//! name: it reads one with `%` as a template (`veth%d` becomes `veth0`, a
+//! name other than the one given), and it cannot register `all` or
+//! `default` (their settings would clash with /proc/sys/net/*/conf/all and
+//! default). Narrowed to printable ASCII, so that a name prints as itself
+//! in every message and script. A name that passes reaches the kernel as
+//! its bytes, over rtnetlink, and names exactly one interface; one that
+//! does not is refused before anything is done.
 
 use crate::error::Error;
 use std::fmt;
@@ -8,8 +18,8 @@ use std::str::FromStr;
 /// The kernel's limit: IFNAMSIZ (16) less the terminating NUL.
 pub const MAX_LEN: usize = 15;
 
-/// A legal Linux interface name: 1–15 bytes, no `/`, `:`, whitespace or NUL,
-/// not `.` or `..`.
+/// A legal Linux interface name: 1–15 printable ASCII bytes, no `/`, `:`,
+/// `%` or whitespace, not `.`, `..`, `all` or `default`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IfName(String);
 
@@ -30,10 +40,16 @@ fn problem(name: &str) -> Option<&'static str> {
         Some("it contains '/'")
     } else if name.contains(':') {
         Some("it contains ':'")
+    } else if name.contains('%') {
+        Some("it contains '%', which the kernel reads as a template for a number")
+    } else if name == "all" || name == "default" {
+        Some("the kernel keeps 'all' and 'default' for its settings of every interface")
     } else if name.contains('\0') {
         Some("it contains a NUL byte")
     } else if name.chars().any(char::is_whitespace) {
         Some("it contains whitespace")
+    } else if !name.bytes().all(|b| b.is_ascii_graphic()) {
+        Some("it contains a byte that is not printable ASCII")
     } else {
         None
     }
@@ -75,7 +91,21 @@ mod tests {
 
     #[test]
     fn legal_names() {
-        for ok in ["eth0", "veth0", "a", "x-y_z.1", "fifteen-bytes15", "nsbr0"] {
+        for ok in [
+            "eth0",
+            "veth0",
+            "a",
+            "x-y_z.1",
+            "fifteen-bytes15",
+            "nsbr0",
+            "dev",
+            "-batch",
+            "42",
+            "!\"#$&'()*+,-.;",
+            "<=>?@[\\]^_`{|}~",
+            "all0",
+            "defaults",
+        ] {
             assert_eq!(ok.parse::<IfName>().unwrap().as_str(), ok);
         }
     }
@@ -92,6 +122,12 @@ mod tests {
         assert!(why("a b").ends_with("it contains whitespace"));
         assert!(why("a\tb").ends_with("it contains whitespace"));
         assert!(why("a\0b").ends_with("it contains a NUL byte"));
+        assert!(why("veth%d").contains("it contains '%'"));
+        assert!(why("all").contains("the kernel keeps 'all' and 'default'"));
+        assert!(why("default").contains("the kernel keeps 'all' and 'default'"));
+        assert!(why("a\u{7f}").ends_with("not printable ASCII"));
+        assert!(why("a\u{1b}[1m").ends_with("not printable ASCII"));
+        assert!(why("é").ends_with("not printable ASCII"));
         assert!(why(".").ends_with("not allowed"));
         assert!(why("..").ends_with("not allowed"));
     }

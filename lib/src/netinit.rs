@@ -1,6 +1,6 @@
 //! netinit's whole job, from its request to the exec of COMMAND:
 //! check everything, wait for the interface, give the container its
-//! resolv.conf, configure the network in one `ip -batch -`, then exec
+//! resolv.conf, configure the network over rtnetlink, then exec
 //! COMMAND (or, with `--init`, stay PID 1 and supervise it).
 //!
 //! Nothing is changed before every argument and COMMAND itself have been
@@ -12,9 +12,9 @@ use crate::error::Error;
 use crate::ifwait;
 use crate::link::inside::{Gateways, Inside};
 use crate::name::IfName;
+use crate::netlink::Socket;
 use crate::process::{self, Reap};
 use crate::resolv::{self, Domain, Resolv};
-use crate::run::Mode;
 use std::ffi::OsString;
 use std::fmt;
 use std::net::IpAddr;
@@ -103,19 +103,23 @@ impl Job {
         // COMMAND is checked first: a missing one must leave nothing configured.
         process::check_command(&self.command[0])?;
         let iface = self.inside.iface();
-        let present = ifwait::wait_for(iface, self.wait.duration())?.ok_or_else(|| {
-            Error::failed(format!(
-                "{iface} did not appear within {} (did a vethup hook run for this namespace?)",
-                self.wait
-            ))
-        })?;
+        let mut socket = Socket::here()?;
+        let present =
+            ifwait::wait_for(&mut socket, iface, self.wait.duration())?.ok_or_else(|| {
+                Error::failed(format!(
+                    "{iface} did not appear within {} (did a vethup hook run for this namespace?)",
+                    self.wait
+                ))
+            })?;
         // In a mount namespace of netinit's own, which dies with it if a
-        // later step fails: nothing to undo. It comes before the ip batch,
-        // while this process has one thread (unshare requires it).
+        // later step fails: nothing to undo. This process has one thread
+        // (unshare requires it).
         if !self.resolv.is_empty() {
             resolv::install(&self.resolv)?;
         }
-        self.inside.plan(present.up).execute(Mode::Run)?;
+        self.inside
+            .plan(present.index, present.up)
+            .run(&mut socket)?;
         if self.init {
             supervise(&self.command)
         } else {

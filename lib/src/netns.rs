@@ -2,18 +2,19 @@
 //! NAME under /run/netns — and the checks made on it before anything is
 //! done: it must be a live network namespace, and not this host's own.
 //!
-//! The path found here is what `ip` is given (`netns /proc/42/ns/net`), so
-//! the peer of a veth is created directly inside the target namespace and
-//! a printed plan names the same namespace as a run does.
+//! A checked target stays open ([`Netns`]): the peer of a veth is created
+//! in the namespace of that file descriptor, so a PID reused or a name
+//! rebound after the check cannot redirect it. Its path is what a printed
+//! plan names (`netns /proc/42/ns/net`).
 
-use crate::error::{errno_words, io_words, Error};
+use crate::error::Error;
 use nix::errno::Errno;
 use std::fmt;
-use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Where `ip netns add NAME` keeps its namespaces.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -26,7 +27,7 @@ pub enum Target {
     /// Anything with a `/`: a namespace file (`/proc/PID/ns/net`,
     /// `/run/netns/NAME`, a bind mount elsewhere).
     Path(PathBuf),
-    /// Anything else: `/run/netns/NAME`.
+    /// Anything else of printable ASCII: `/run/netns/NAME`.
     Name(String),
 }
 
@@ -51,8 +52,8 @@ impl FromStr for Target {
             Ok(Target::Path(PathBuf::from(text)))
         } else if text == "." || text == ".." {
             bad("'.' and '..' are not namespace names")
-        } else if text.contains('\0') {
-            bad("it contains a NUL byte")
+        } else if !text.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+            bad("it contains a byte that is not printable ASCII")
         } else {
             Ok(Target::Name(text.to_string()))
         }
@@ -70,11 +71,28 @@ impl Target {
     }
 
     /// Checks that the target is a live network namespace other than this
-    /// process's own, and returns it.
+    /// process's own, and returns it, open: the namespace used later is the
+    /// one checked now, even if a PID is reused or a name rebound meanwhile.
+    ///
+    /// The file is first opened with `O_PATH`, which neither blocks (a
+    /// FIFO) nor has a side effect (a device), and must be on nsfs; only
+    /// then is it opened for use, through `/proc/self/fd`.
     pub fn open(&self) -> Result<Netns, Error> {
+        use nix::fcntl::{open, OFlag};
+        use nix::sys::stat::Mode;
         let path = self.path();
-        let file = File::open(&path).map_err(|e| self.open_error(e))?;
-        let kind = what_is_open(&file);
+        let handle = open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| self.open_error(e))?;
+        let on_nsfs = nix::sys::statfs::fstatfs(&handle)
+            .map(|fs| fs.filesystem_type() == nix::sys::statfs::NSFS_MAGIC)
+            .map_err(|e| Error::os(format!("cannot use {self}"), e))?;
+        let stat = nix::sys::stat::fstat(&handle)
+            .map_err(|e| Error::os(format!("cannot use {self}"), e))?;
+        let kind = if on_nsfs {
+            what_is_open(handle.as_raw_fd())
+        } else {
+            String::new()
+        };
         if namespace_kind(&kind) != Some("net") {
             let subject = match self {
                 Target::Path(_) => "it".to_string(),
@@ -82,47 +100,49 @@ impl Target {
             };
             return Err(Error::failed(format!(
                 "cannot use {self}: {subject} is {}, not a network namespace",
-                kind_words(&kind, &file)
+                kind_words(&kind, stat.st_mode)
             )));
         }
-        let id = NsId::of(&file).map_err(|e| self.open_error(e))?;
+        let id = NsId {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+        };
         if id == NsId::own()? {
             return Err(Error::failed(format!(
                 "cannot use {self}: it is this host's own network namespace \
                  (the target must be a container's)"
             )));
         }
+        let file = open(
+            format!("/proc/self/fd/{}", handle.as_raw_fd()).as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::os(format!("cannot open {self}"), e))?;
         Ok(Netns {
             target: self.clone(),
             path,
             id,
+            file: Arc::new(file),
         })
     }
 
-    fn open_error(&self, e: std::io::Error) -> Error {
-        let why = match (self, e.kind()) {
-            (Target::Pid(pid), std::io::ErrorKind::NotFound) => {
+    fn open_error(&self, errno: Errno) -> Error {
+        let why = match (self, errno) {
+            (Target::Pid(pid), Errno::ENOENT) => {
                 if Path::new(&format!("/proc/{pid}")).exists() {
                     "the process has exited".to_string()
                 } else {
                     "no such process".to_string()
                 }
             }
-            (Target::Name(_), std::io::ErrorKind::NotFound) => {
+            (Target::Name(_), Errno::ENOENT) => {
                 format!("no such namespace in {NETNS_DIR} (see 'ip netns list')")
             }
-            (Target::Path(_), std::io::ErrorKind::NotFound) => "no such file".to_string(),
-            // A refusal gets errno_words' hint: who may open it may use it.
-            _ => match e.raw_os_error() {
-                Some(raw) => errno_words(Errno::from_raw(raw)),
-                None => io_words(&e),
-            },
+            (Target::Path(_), Errno::ENOENT) => "no such file".to_string(),
+            _ => return Error::os(format!("cannot use {self}"), errno),
         };
-        let error = Error::failed(format!("cannot use {self}: {why}"));
-        match e.raw_os_error() {
-            Some(raw) => error.with_errno(Errno::from_raw(raw)),
-            None => error,
-        }
+        Error::os_said(format!("cannot use {self}"), errno, &why)
     }
 }
 
@@ -137,13 +157,90 @@ impl fmt::Display for Target {
     }
 }
 
+/// Every network namespace that something visible still holds, but this
+/// process's own: the namespace of each live process in /proc, and each
+/// one bind-mounted somewhere (as `ip netns add` and container runtimes
+/// do), one open file each. A namespace whose last process has exited and
+/// that nothing mounts is not among them, even while the kernel still
+/// dismantles it. (A namespace held only by an open file descriptor is
+/// not found either.) Processes and mounts that vanish meanwhile are
+/// skipped.
+pub fn held() -> Vec<std::fs::File> {
+    let own = NsId::own().ok();
+    let mut seen: Vec<NsId> = own.into_iter().collect();
+    let mut files = Vec::new();
+    let processes = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|e| e.path().join("ns/net"));
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounts = net_mounts(&mountinfo).into_iter().map(PathBuf::from);
+    for path in processes.chain(mounts) {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let id = NsId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
+        if seen.contains(&id) {
+            continue;
+        }
+        if let Ok(file) = std::fs::File::open(&path) {
+            seen.push(id);
+            files.push(file);
+        }
+    }
+    files
+}
+
+/// The mount points of network namespaces in `mountinfo` (its escapes of
+/// blanks and backslashes undone).
+fn net_mounts(mountinfo: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let fields: Vec<&str> = before.split_whitespace().collect();
+            let is_net = after.split_whitespace().next() == Some("nsfs")
+                && fields
+                    .get(3)
+                    .is_some_and(|root| namespace_kind(root) == Some("net"));
+            is_net.then(|| unescape_mount(fields.get(4)?)).flatten()
+        })
+        .collect()
+}
+
+/// A mountinfo path with its octal escapes (`\040` for a blank) undone.
+fn unescape_mount(field: &str) -> Option<String> {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && bytes.len() >= i + 4 {
+            let code = std::str::from_utf8(&bytes[i + 1..i + 4]).ok()?;
+            out.push(u8::from_str_radix(code, 8).ok()?);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// What an open file is: `net:[4026532281]` for a network namespace,
 /// `mnt:[…]` for another kind, else its path. A namespace file opened
 /// through /proc names itself so; one bind-mounted (as `ip netns add` does)
 /// reads as its mount point instead, and the namespace is then found as the
 /// root of that nsfs mount in /proc/self/mountinfo.
-fn what_is_open(file: &File) -> String {
-    let fd = file.as_raw_fd();
+fn what_is_open(fd: RawFd) -> String {
     let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -180,15 +277,22 @@ fn nsfs_root(mountinfo: &str, id: &str) -> Option<String> {
     })
 }
 
-fn kind_words(kind: &str, file: &File) -> String {
+/// What a file that is not a network namespace is, in words.
+fn kind_words(kind: &str, mode: nix::libc::mode_t) -> String {
+    use nix::sys::stat::SFlag;
     if let Some(ns) = namespace_kind(kind) {
         return format!("a {ns} namespace");
     }
-    match file.metadata() {
-        Ok(m) if m.is_dir() => "a directory".to_string(),
-        Ok(m) if m.is_file() => "a plain file".to_string(),
-        _ => "something else".to_string(),
-    }
+    let words = match SFlag::from_bits_truncate(mode) & SFlag::S_IFMT {
+        SFlag::S_IFDIR => "a directory",
+        SFlag::S_IFREG => "a plain file",
+        SFlag::S_IFIFO => "a FIFO",
+        SFlag::S_IFSOCK => "a socket",
+        SFlag::S_IFCHR => "a character device",
+        SFlag::S_IFBLK => "a block device",
+        _ => "something else",
+    };
+    words.to_string()
 }
 
 /// A namespace's identity: the device and inode of its nsfs file.
@@ -199,14 +303,6 @@ pub struct NsId {
 }
 
 impl NsId {
-    fn of(file: &File) -> std::io::Result<NsId> {
-        let meta = file.metadata()?;
-        Ok(NsId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        })
-    }
-
     /// The network namespace this process is in.
     pub fn own() -> Result<NsId, Error> {
         let meta = std::fs::metadata("/proc/self/ns/net")
@@ -218,13 +314,22 @@ impl NsId {
     }
 }
 
-/// A target that passed the checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A target that passed the checks, held open.
+#[derive(Debug, Clone)]
 pub struct Netns {
     target: Target,
     path: PathBuf,
     id: NsId,
+    file: Arc<OwnedFd>,
 }
+
+impl PartialEq for Netns {
+    fn eq(&self, other: &Netns) -> bool {
+        (&self.target, &self.path, self.id) == (&other.target, &other.path, other.id)
+    }
+}
+
+impl Eq for Netns {}
 
 impl Netns {
     pub fn target(&self) -> &Target {
@@ -238,6 +343,24 @@ impl Netns {
 
     pub fn id(&self) -> NsId {
         self.id
+    }
+
+    /// The open namespace file: what a veth's peer is created in.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+
+    /// A stand-in for plans in unit tests: `target` as if it were open
+    /// (it holds this process's own namespace, which a plan only names).
+    #[cfg(test)]
+    pub(crate) fn for_plans(target: Target) -> Netns {
+        let file = std::fs::File::open("/proc/self/ns/net").expect("our own namespace");
+        Netns {
+            path: target.path(),
+            target,
+            id: NsId::own().expect("our own namespace"),
+            file: Arc::new(file.into()),
+        }
     }
 }
 
@@ -272,7 +395,7 @@ mod tests {
 
     #[test]
     fn malformed_targets_are_usage_errors() {
-        for bad in ["", "0", "99999999999", ".", ".."] {
+        for bad in ["", "0", "99999999999", ".", "..", "a\tb", "\u{1b}x", "é"] {
             let e = bad.parse::<Target>().unwrap_err();
             assert_eq!(e.kind(), crate::Kind::Usage, "{bad}");
         }
@@ -290,6 +413,15 @@ mod tests {
             Target::Name("c1".into()).to_string(),
             "the network namespace named c1"
         );
+    }
+
+    #[test]
+    fn mounted_network_namespaces_are_found_with_their_escapes_undone() {
+        let mountinfo = "22 1 0:21 / /run rw - tmpfs tmpfs rw\n\
+                         65 64 0:4 net:[4026532318] /run/netns/c1 rw shared:2 - nsfs nsfs rw\n\
+                         66 64 0:4 mnt:[4026532319] /run/m rw shared:2 - nsfs nsfs rw\n\
+                         67 64 0:4 net:[4026532320] /run/netns/a\\040b rw - nsfs nsfs rw\n";
+        assert_eq!(net_mounts(mountinfo), ["/run/netns/c1", "/run/netns/a b"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The external programs a plan runs (`ip`, `nft`, `iptables` and their
-//! kin): finds each with `which`, runs it with `duct`, feeds batch input on
-//! stdin (input, output and error through anonymous files, so no thread is
+//! The external programs a plan runs (`nft`, `iptables` and their kin;
+//! links, addresses and routes need none, see [`crate::netlink`]): finds
+//! each with `which`, runs it with `duct`, feeds batch input on stdin
+//! (input, output and error through anonymous files, so no thread is
 //! needed), turns a failure into words, and prints instead of running in
 //! dry-run mode. Hooks and the commands the wrappers run are started by
 //! [`crate::process`].
@@ -16,7 +17,6 @@ pub struct Program {
     pub package: &'static str,
 }
 
-pub const IP: Program = Program::new("ip", "iproute2");
 pub const NFT: Program = Program::new("nft", "nftables");
 pub const IPTABLES: Program = Program::new("iptables", "iptables");
 pub const IPTABLES_SAVE: Program = Program::new("iptables-save", "iptables");
@@ -46,7 +46,7 @@ impl Program {
 }
 
 /// One invocation of a program: its arguments and, for batch modes
-/// (`ip -batch -`, `nft -f -`, `iptables-restore`), its input.
+/// (`nft -f -`, `iptables-restore`), its input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
     pub program: Program,
@@ -266,8 +266,8 @@ mod tests {
 
     #[test]
     fn shell_text_quotes_and_uses_a_here_document() {
-        let c = Command::new(IP, ["link", "set", "dev", "a b", "alias", "it's"]);
-        assert_eq!(c.to_shell(), r"ip link set dev 'a b' alias 'it'\''s'");
+        let c = Command::new(NFT, ["add", "table", "a b", "it's"]);
+        assert_eq!(c.to_shell(), r"nft add table 'a b' 'it'\''s'");
         let c = Command::new(NFT, ["-f", "-"]).with_stdin("add table ip nsnet\n");
         assert_eq!(c.to_shell(), "nft -f - <<'EOF'\nadd table ip nsnet\nEOF");
         assert_eq!(shell_quote(""), "''");

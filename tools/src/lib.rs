@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod man;
 pub mod natctl;
+pub mod netcheck;
 pub mod netinit;
 pub mod nsrun;
 pub mod vethdown;

@@ -27,9 +27,9 @@ Run inside the container's network namespace (typically exec'd by nsrun), \
 netinit waits for the interface (eth0) to appear, brings loopback up, gives \
 the interface every CIDR (IPv6 ones without duplicate-address detection, so \
 they are usable at once), brings it up, adds default routes, and then execs \
-COMMAND, which keeps netinit's PID. The whole configuration is one \
-`ip -batch -`; if any step fails, the steps done are undone and COMMAND never \
-starts.
+COMMAND, which keeps netinit's PID. Each step is an rtnetlink request of \
+netinit's own, acknowledged by the kernel; if any step fails, the error names it, \
+the steps done are undone and COMMAND never starts.
 
 The default gateway of each family is the first host of its first subnet: \
 10.0.0.1 for 10.0.0.2/24.";

@@ -36,7 +36,7 @@ struct Args {
     #[arg(long, conflicts_with = "names")]
     all: bool,
 
-    /// Print the ip commands as a shell script instead of running them
+    /// Print the equivalent ip commands as a shell script instead of acting
     #[arg(long)]
     dry_run: bool,
 

@@ -26,8 +26,11 @@ const CLI: Cli = Cli::new(
 created directly inside TARGET's network namespace, left down for the container to \
 configure (netinit does). With --bridge, HOSTIF is attached to a bridge instead, \
 created when missing. Everything vethup creates carries the alias nsnet:vethup, \
-by which vethdown knows it. The whole setup is one `ip -batch` run; when the kernel \
-refuses a step, what was already done is undone.\n\n\
+by which vethdown knows it. Every step is an rtnetlink request of vethup's own, \
+acknowledged by the kernel; when the kernel refuses one, the error names it and what \
+was already done is undone. vethup and vethdown hold /run/nsnet/link.lock from \
+their first look to their last change. A pair of vethup's in the way whose \
+container has just exited is removed first.\n\n\
 TARGET is a PID, a network namespace file (/proc/PID/ns/net, /run/netns/NAME) or a \
 NAME under /run/netns."
 )]
@@ -56,7 +59,7 @@ struct Args {
     )]
     mtu: Option<u32>,
 
-    /// Print the ip commands as a shell script instead of running them
+    /// Print the equivalent ip commands as a shell script instead of acting
     #[arg(long)]
     dry_run: bool,
 

@@ -1,4 +1,4 @@
-//! Bad input across all five tools, as one table: bad interface names,
+//! Bad input across every tool, as one table: bad interface names,
 //! CIDRs, TARGETs and options, missing programs and missing permission.
 //! Every row runs in one lab, one after the other, and must end with the
 //! exit status the contract gives (docs/contract.md), nothing on stdout, exactly one `TOOL: ` line on
@@ -128,7 +128,6 @@ const WRAPPER: i32 = 125;
 const CANNOT_EXECUTE: i32 = 126;
 const NOT_FOUND: i32 = 127;
 
-const IPROUTE2: &[&str] = &["ip"];
 const NO_FIREWALL: &[&str] = &["nft", "iptables*", "ip6tables*", "xtables*"];
 
 /// A pair vethup made, for rows that must leave it alone.
@@ -302,8 +301,27 @@ const ROWS: &[Row] = &[
     row(Target, "vethup", &["v0", "0"], USAGE, "invalid target '0': not a valid PID"),
     row(Target, "vethup", &["v0", ".."], USAGE,
         "invalid target '..': '.' and '..' are not namespace names"),
+    row(Target, "netcheck", &["{dead}"], FAILED,
+        "cannot use the network namespace of PID {dead}: no such process"),
+    row(Target, "netcheck", &["{host}"], FAILED, "it is this host's own network namespace"),
+    row(Target, "netcheck", &["{dir}/plain"], FAILED,
+        "it is a plain file, not a network namespace"),
+    row(Target, "netcheck", &["nosuch"], FAILED,
+        "the network namespace named nosuch: no such namespace in /run/netns"),
+    row(Target, "netcheck", &["0"], USAGE, "invalid target '0': not a valid PID"),
     // ---- options ----
     row(Options, "vethup", &["--bogus", "v0", "{holder}"], USAGE, "unexpected argument '--bogus'"),
+    row(Options, "netcheck", &[], USAGE, "required arguments were not provided: <TARGET>"),
+    row(Options, "netcheck", &["{holder}", "extra"], USAGE, "unexpected argument 'extra'"),
+    row(Options, "netcheck", &["--dest", "a b", "{holder}"], USAGE,
+        "invalid destination 'a b': neither an IP address nor a host name"),
+    row(Options, "netcheck", &["--dest", "0.0.0.0", "{holder}"], USAGE,
+        "invalid destination '0.0.0.0': not an address one can reach"),
+    row(Options, "netcheck", &["--dest", "-x", "{holder}"], USAGE, "unexpected argument '-x'"),
+    row(Name, "netcheck", &["--iface", "a/b", "{holder}"], USAGE,
+        "invalid interface name 'a/b': it contains '/'"),
+    row(Name, "netcheck", &["--iface", "sixteen-bytes-16", "{holder}"], USAGE,
+        "invalid interface name 'sixteen-bytes-16': longer than 15 bytes"),
     row(Options, "vethup", &["v0"], USAGE, "required arguments were not provided: <TARGET>"),
     row(Options, "vethup", &["v0", "{holder}", "extra"], USAGE, "unexpected argument 'extra'"),
     row(Options, "vethup", &["v0", "{holder}", "--addr"], USAGE,
@@ -447,17 +465,6 @@ const ROWS: &[Row] = &[
     row(Options, "netinit", &["--init", "--wait", "0", "10.0.0.2/24", "--", "nsnet-no-such-command"],
         NOT_FOUND, "cannot run nsnet-no-such-command: command not found"),
     // ---- missing programs (docs/contract.md) ----
-    row(Program, "vethup", &["v0", "{holder}"], FAILED,
-        "cannot run ip: not found (install the iproute2 package)")
-        .hiding(IPROUTE2),
-    row(Program, "vethdown", &["vv0"], FAILED,
-        "cannot run ip: not found (install the iproute2 package)")
-        .hiding(IPROUTE2)
-        .after(PAIR),
-    row(Program, "netinit", &["--iface", "up0", "--no-gateway", "--dns", "203.0.113.53",
-        "198.51.100.9/24", "--", "touch", "{ran}"], WRAPPER,
-        "cannot run ip: not found (install the iproute2 package)")
-        .hiding(IPROUTE2),
     row(Program, "natctl", &["add", "10.0.0.0/24"], FAILED,
         "neither nft nor iptables is installed (install the nftables or iptables package)")
         .hiding(NO_FIREWALL),
@@ -482,14 +489,14 @@ const ROWS: &[Row] = &[
     // Root without the capability is refused too, and not told to be root.
     row(Permission, "vethup", &["v0", "{holder}"], FAILED,
         "cannot create v0 with its peer eth0 in the network namespace of PID {holder}: \
-         Operation not permitted")
+         operation not permitted")
         .without_net_admin(),
     row(Permission, "vethdown", &["vv0"], FAILED,
-        "cannot remove vv0: Operation not permitted (run as root or with CAP_NET_ADMIN)")
+        "cannot lock /run/nsnet/link.lock: permission denied (run as root or with CAP_NET_ADMIN)")
         .nobody()
         .after(PAIR),
     row(Permission, "vethdown", &["--all"], FAILED,
-        "cannot remove vv0: Operation not permitted")
+        "cannot remove vv0: operation not permitted")
         .without_net_admin()
         .after(PAIR),
     row(Permission, "natctl", &["add", "10.0.0.0/24"], FAILED,
@@ -515,14 +522,17 @@ const ROWS: &[Row] = &[
         "cannot lock /run/nsnet/natctl.lock: permission denied (run as root or with CAP_NET_ADMIN)")
         .nobody()
         .after(PUBLISHED),
+    row(Permission, "netcheck", &["{holder}"], FAILED,
+        "cannot use the network namespace of PID {holder}: permission denied (run as root or with CAP_NET_ADMIN)")
+        .nobody(),
     row(Permission, "nsrun", &["--net", "--hook", "touch {ran}", "--", "touch", "{ran}"], WRAPPER,
         "cannot create the namespaces: operation not permitted (run as root, or add --user --map-root)")
         .nobody(),
     row(Permission, "netinit", &["--iface", "up0", "198.51.100.9/24", "--", "touch", "{ran}"],
-        WRAPPER, "cannot bring lo up: Operation not permitted (run as root or with CAP_NET_ADMIN)")
+        WRAPPER, "cannot bring lo up: operation not permitted (run as root or with CAP_NET_ADMIN)")
         .nobody(),
     row(Permission, "netinit", &["--iface", "up0", "198.51.100.9/24", "--", "touch", "{ran}"],
-        WRAPPER, "cannot bring lo up: Operation not permitted")
+        WRAPPER, "cannot bring lo up: operation not permitted")
         .without_net_admin(),
 ];
 
@@ -536,7 +546,9 @@ const RAW: &[&str] = &[
     "answers:",
 ];
 
-const TOOLS: [&str; 5] = ["nsrun", "vethup", "vethdown", "netinit", "natctl"];
+const TOOLS: [&str; 6] = [
+    "nsrun", "vethup", "vethdown", "netinit", "natctl", "netcheck",
+];
 
 /// The statuses a tool may give for its own failure, by the contract.
 fn statuses(tool: &str) -> &'static [i32] {

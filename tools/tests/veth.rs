@@ -326,7 +326,8 @@ fn normalised(lab: &Lab, pid: i32) -> String {
 }
 
 /// Leaves out what follows the kernel's carrier detection, which lags
-/// behind configuration (`NO-CARRIER`, `state DOWN`, `linkdown`).
+/// behind configuration (`NO-CARRIER`, `LOWER_UP`, `state DOWN`,
+/// `linkdown`).
 fn normalise_line(line: &str) -> String {
     let mut words = Vec::new();
     let mut skip_next = false;
@@ -342,7 +343,7 @@ fn normalise_line(line: &str) -> String {
         if word == "linkdown" {
             continue;
         }
-        let word = word.replace("NO-CARRIER,", "");
+        let word = word.replace("NO-CARRIER,", "").replace(",LOWER_UP", "");
         let word = word.as_str();
         if i == 0 && word.ends_with(':') && word[..word.len() - 1].parse::<u32>().is_ok() {
             continue;
@@ -410,7 +411,7 @@ fn dry_run_changes_nothing_and_its_script_does_what_a_run_does() {
     let dry = lab
         .run(&["vethdown", "--dry-run", "c1"])
         .expect_ok("vethdown dry run");
-    assert_eq!(dry.stdout, "ip link del c1\nip link del nsbr0\n");
+    assert_eq!(dry.stdout, "ip link del dev c1\nip link del dev nsbr0\n");
     assert_eq!(normalised(&lab, c.pid()), real);
     lab.run_with_stdin(&["sh", "-e"], &dry.stdout)
         .expect_ok("vethdown's script");
@@ -528,20 +529,34 @@ fn bad_names_are_usage_errors() {
     lab.assert_unchanged(&before);
 }
 
+/// vethup, netinit and vethdown start no program: with nothing on PATH
+/// they do their whole job.
 #[test]
-fn without_ip_the_message_names_iproute2() {
+fn no_other_program_is_needed() {
     let lab = lab!();
     let c = lab.netns_holder();
     let before = lab.snapshot();
-    let vethup = nsnet_lab::bin("vethup");
-    let out = lab.run(&[
-        "env",
-        "PATH=/nonexistent",
-        vethup.to_str().unwrap(),
-        "veth0",
-        &c.pid().to_string(),
-    ]);
-    refused(out, 1, "install the iproute2 package");
+    let bin = |tool: &str| nsnet_lab::bin(tool).to_str().unwrap().to_string();
+    let empty = "PATH=/nonexistent";
+    lab.run(&["env", empty, &bin("vethup"), "veth0", &c.pid().to_string()])
+        .expect_ok("vethup without PATH");
+    lab.output(lab.command_in(
+        c.pid(),
+        &[
+            "env",
+            empty,
+            &bin("netinit"),
+            "--wait",
+            "0",
+            "10.0.0.2/24",
+            "--",
+            "/bin/true",
+        ],
+    ))
+    .expect_ok("netinit without PATH");
+    inside(&lab, c.pid(), "ping -c1 -W2 10.0.0.1");
+    lab.run(&["env", empty, &bin("vethdown"), "veth0"])
+        .expect_ok("vethdown without PATH");
     lab.assert_unchanged(&before);
 }
 
@@ -568,32 +583,31 @@ fn without_permission_nothing_changes() {
         "(run as root or with CAP_NET_ADMIN)",
     );
     assert!(said.contains("permission denied"), "{said}");
-    // By name it can; then the kernel refuses the first step. Root
-    // without the capability is refused too, and not told to be root.
-    for (prefix, hint) in [
-        (
-            &nobody[..],
-            "Operation not permitted (run as root or with CAP_NET_ADMIN)",
-        ),
-        (&no_caps[..], "Operation not permitted"),
-    ] {
-        let said = refused(
-            lab.run(&[prefix, &["vethup", "veth0", "c1"][..]].concat()),
+    // By name it can; then nobody cannot take the lock of links, and root
+    // without CAP_NET_ADMIN is refused the first step by the kernel, and
+    // not told to be root.
+    for tool in [&["vethup", "veth0", "c1"][..], &["vethdown", "v9"][..]] {
+        refused(
+            lab.run(&[&nobody[..], tool].concat()),
             1,
-            hint,
+            "cannot lock /run/nsnet/link.lock: permission denied \
+             (run as root or with CAP_NET_ADMIN)",
         );
-        assert!(said.starts_with("vethup: cannot create veth0"), "{said}");
-        lab.assert_unchanged(&before);
-        let down = refused(
-            lab.run(&[prefix, &["vethdown", "v9"][..]].concat()),
-            1,
-            hint,
-        );
-        if prefix == no_caps {
-            assert!(!said.contains("as root") && !down.contains("as root"));
-        }
         lab.assert_unchanged(&before);
     }
+    refused(
+        lab.run(&[&no_caps[..], &["vethup", "veth0", "c1"][..]].concat()),
+        1,
+        "vethup: cannot create veth0 with its peer eth0 in the network namespace named c1: \
+         operation not permitted",
+    );
+    lab.assert_unchanged(&before);
+    refused(
+        lab.run(&[&no_caps[..], &["vethdown", "v9"][..]].concat()),
+        1,
+        "vethdown: cannot remove v9: operation not permitted",
+    );
+    lab.assert_unchanged(&before);
     lab.run(&["vethdown", "v9"]).expect_ok("vethdown");
 }
 
@@ -717,7 +731,7 @@ fn vethdown_all_removes_exactly_what_vethup_made() {
         .expect_ok("dry run");
     assert_eq!(
         dry.stdout,
-        "ip link del p1\nip link del p2\nip link del b1\nip link del b2\nip link del nsbr0\n"
+        "ip link del dev p1\nip link del dev p2\nip link del dev b1\nip link del dev b2\nip link del dev nsbr0\n"
     );
     lab.run(&["vethdown", "--all"]).expect_ok("--all");
     lab.assert_unchanged(&before);
@@ -848,76 +862,311 @@ fn twenty_in_parallel_point_to_point() {
     twenty_in_parallel(false);
 }
 
-/// Runs `argv` with an `ip` first on PATH that runs `first` (once, with
-/// the real ip) before it does its job: another vethup or vethdown getting
-/// in between this one's look and its act. Checks that it got in between,
-/// and removes it again.
-fn run_meddled(lab: &Lab, first: &str, argv: &[&str]) -> Out {
-    let real = lab.sh_ok("command -v ip").trim().to_string();
+/// Runs `argvs` at once, released together, and returns what each left.
+fn all_at_once(lab: &Lab, argvs: &[Vec<String>]) -> Vec<Out> {
+    let start = std::sync::Barrier::new(argvs.len());
+    std::thread::scope(|s| {
+        let runs: Vec<_> = argvs
+            .iter()
+            .map(|argv| {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    lab.run(argv)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    })
+}
+
+/// The links of host that hold `addr`, from `ip -o addr`.
+fn holders_of(lab: &Lab, addr: &str) -> Vec<String> {
+    lab.sh_ok(&format!("ip -o addr show to {addr}"))
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
+        .collect()
+}
+
+/// Check-then-act between concurrent vethups: of many given the same
+/// `--addr` at once, exactly one gets it and the others are refused. The
+/// runs are forked first and held by a lock the script holds, then
+/// released together, so they start within microseconds of each other.
+#[test]
+fn one_address_many_vethups_at_once_one_wins() {
+    let lab = lab!();
+    let holders: Vec<Bg> = (0..16).map(|_| lab.netns_holder()).collect();
+    let before = lab.snapshot();
+    let pids: Vec<String> = holders.iter().map(|c| c.pid().to_string()).collect();
     let script = format!(
-        "#!/bin/sh\nif mkdir /run/meddled 2>/dev/null; then\n  ip() {{ {real} \"$@\"; }}\n  {first}\nfi\nexec {real} \"$@\"\n"
+        "exec 9>/run/gate; flock 9; i=0; for pid in {}; do \
+           (exec 9>&-; flock -s /run/gate true; vethup --addr 10.5.0.1/24 r$i $pid \
+            2>/run/said.$i; echo $? > /run/status.$i) & i=$((i+1)); done; \
+         flock -u 9; wait; rm /run/gate; \
+         for s in /run/status.*; do cat $s; done; cat /run/said.* >&2; rm /run/status.* /run/said.*",
+        pids.join(" ")
     );
-    lab.sh_ok(&format!(
-        "mkdir -p /run/meddling && cat > /run/meddling/ip <<'EOF'\n{script}EOF\nchmod +x /run/meddling/ip"
-    ));
-    let path = format!("PATH=/run/meddling:{}", lab.sh_ok("echo $PATH").trim());
-    let out = lab.run(&[&["env", &path][..], argv].concat());
-    assert!(
-        lab.sh("test -d /run/meddled").ok(),
-        "`{first}` did not get in between"
-    );
-    lab.sh_ok("rm -r /run/meddling /run/meddled");
-    out
+    for round in 0..5 {
+        let out = lab.sh(&script).expect_ok(&format!("round {round}"));
+        let statuses: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(statuses.len(), holders.len(), "round {round}");
+        let won = statuses.iter().filter(|s| **s == "0").count();
+        assert_eq!(
+            won, 1,
+            "round {round}: {won} got the address: {}",
+            out.stderr
+        );
+        assert!(
+            statuses.iter().all(|s| *s == "0" || *s == "1"),
+            "{statuses:?}"
+        );
+        for said in out.stderr.lines() {
+            assert!(said.contains("10.5.0.1 is already assigned to r"), "{said}");
+        }
+        assert_eq!(holders_of(&lab, "10.5.0.1").len(), 1, "round {round}");
+        lab.run(&["vethdown", "--all"]).expect_ok("vethdown --all");
+        lab.assert_unchanged(&before);
+    }
+}
+
+/// Check-then-act between vethdown and vethup: a vethdown removing the
+/// last port of a bridge, and a vethup attaching a new one at the same
+/// time. Every vethup that reports success is attached afterwards.
+#[test]
+fn a_bridge_emptied_while_a_vethup_attaches_keeps_the_new_port() {
+    let lab = lab!();
+    let holders: Vec<Bg> = (0..21).map(|_| lab.netns_holder()).collect();
+    let before = lab.snapshot();
+    let pid = |i: usize| holders[i].pid().to_string();
+    lab.run(&["vethup", "--bridge", "nsbr0", "p0", &pid(0)])
+        .expect_ok("the first port");
+    for round in 1..21 {
+        let new = format!("p{round}");
+        let old = format!("p{}", round - 1);
+        let outs = all_at_once(
+            &lab,
+            &[
+                ["vethdown", &old].map(String::from).to_vec(),
+                ["vethup", "--bridge", "nsbr0", &new, &pid(round)]
+                    .map(String::from)
+                    .to_vec(),
+            ],
+        );
+        for out in outs {
+            out.expect_ok(&format!("round {round}"));
+        }
+        let link = lab.sh_ok(&format!("ip -o link show dev {new}"));
+        assert!(
+            link.contains("master nsbr0"),
+            "round {round}: {new} is not attached: {link}"
+        );
+        assert!(!exists(&lab, &old), "round {round}: {old} stayed");
+    }
+    lab.run(&["vethdown", "p20"]).expect_ok("the last port");
+    lab.assert_unchanged(&before);
+}
+
+/// SPEC "Running the same thing again at once": the same container line,
+/// ten times back to back, each run succeeding although the last one's
+/// pair may not be gone yet.
+fn ten_back_to_back(hook: &str) {
+    let lab = lab!();
+    let before = lab.snapshot();
+    for i in 0..10 {
+        lab.run(&[
+            "nsrun",
+            "--net",
+            "--hook",
+            hook,
+            "--",
+            "netinit",
+            "10.0.0.2/24",
+            "--",
+            "ping",
+            "-c1",
+            "-W2",
+            "10.0.0.1",
+        ])
+        .expect_ok(&format!("run {i}"));
+    }
+    lab.run(&["vethdown", "--all"]).expect_ok("vethdown --all");
+    lab.assert_settles(&before);
 }
 
 #[test]
-fn a_bridge_made_meanwhile_by_another_vethup_is_used() {
+fn the_same_line_ten_times_back_to_back_point_to_point() {
+    ten_back_to_back("vethup veth0 $NSRUN_PID");
+}
+
+#[test]
+fn the_same_line_ten_times_back_to_back_on_a_bridge() {
+    ten_back_to_back("vethup --bridge nsbr0 c1 $NSRUN_PID");
+}
+
+/// A pair whose container lives is no pair to wait out: its name and its
+/// address are refused.
+#[test]
+fn a_live_holder_of_the_name_or_the_address_is_refused() {
+    let lab = lab!();
+    let c1 = lab.netns_holder();
+    let c2 = lab.netns_holder();
+    lab.run(&["vethup", "veth0", &c1.pid().to_string()])
+        .expect_ok("the live container's pair");
+    let before = lab.snapshot();
+    let c2 = c2.pid().to_string();
+    refused(
+        lab.run(&["vethup", "--addr", "10.1.0.1/24", "veth0", &c2]),
+        1,
+        "vethup: cannot create veth0: an interface with that name already exists",
+    );
+    refused(
+        lab.run(&["vethup", "veth1", &c2]),
+        1,
+        "vethup: cannot add 10.0.0.1/24 to veth1: 10.0.0.1 is already assigned to veth0",
+    );
+    lab.assert_unchanged(&before);
+    assert!(inside(&lab, c1.pid(), "ip -o link show dev eth0").contains("eth0"));
+}
+
+/// A namespace that no process is in but a mount holds (`ip netns add`,
+/// as container runtimes keep theirs) is a live container's too: its pair
+/// is refused, not waited out and removed.
+#[test]
+fn a_pair_into_a_mounted_namespace_without_processes_is_refused() {
+    let lab = lab!();
+    lab.sh_ok("ip netns add held && ip netns add other");
+    lab.run(&["vethup", "veth0", "held"])
+        .expect_ok("the mounted namespace's pair");
+    let before = lab.snapshot();
+    refused(
+        lab.run(&["vethup", "veth0", "other"]),
+        1,
+        "vethup: cannot create veth0: an interface with that name already exists",
+    );
+    refused(
+        lab.run(&["vethup", "veth1", "other"]),
+        1,
+        "vethup: cannot add 10.0.0.1/24 to veth1: 10.0.0.1 is already assigned to veth0",
+    );
+    lab.assert_unchanged(&before);
+    let peer = lab.sh_ok("ip -n held -o link show dev eth0");
+    assert!(peer.contains("eth0"), "{peer}");
+    lab.sh_ok("ip netns del held && ip netns del other");
+}
+
+/// TARGET files that are not namespaces are refused at once, whatever
+/// they are, and nothing blocks on a FIFO or opens a device.
+#[test]
+fn targets_that_are_not_namespaces_are_refused_at_once() {
+    let lab = lab!();
+    let before_files = lab.snapshot();
+    lab.sh_ok(
+        "mkdir /run/t && mkfifo /run/t/fifo && mknod /run/t/null c 1 3 \
+         && python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"/run/t/sock\")' \
+         && mkdir /run/t/dir && ln -s fifo /run/t/to-fifo && ln -s /nonexistent /run/t/dangling",
+    );
+    let before = lab.snapshot();
+    for (target, is) in [
+        ("/run/t/fifo", "a FIFO"),
+        ("/run/t/to-fifo", "a FIFO"),
+        ("/run/t/null", "a character device"),
+        ("/run/t/sock", "a socket"),
+        ("/run/t/dir", "a directory"),
+    ] {
+        let said = refused(lab.run(&["vethup", "veth0", target]), 1, is);
+        assert!(said.ends_with("not a network namespace\n"), "{said}");
+        lab.assert_unchanged(&before);
+    }
+    refused(
+        lab.run(&["vethup", "veth0", "/run/t/dangling"]),
+        1,
+        "vethup: cannot use the network namespace /run/t/dangling: no such file",
+    );
+    lab.assert_unchanged(&before);
+    // A FIFO under /run/netns, named as a NAME: `ip link show` itself
+    // would block on it, so the snapshot is taken after it is gone.
+    lab.sh_ok("mkfifo /run/netns/pipe");
+    refused(
+        lab.run(&["vethup", "veth0", "pipe"]),
+        1,
+        "vethup: cannot use the network namespace named pipe: /run/netns/pipe is a FIFO, \
+         not a network namespace",
+    );
+    lab.sh_ok("rm -r /run/t /run/netns/pipe");
+    lab.assert_unchanged(&before_files);
+}
+
+/// The library's reads of a namespace from outside (what netcheck and the
+/// CNI plugin build on) see what vethup and netinit made: links, addresses
+/// and routes, IPv4 and IPv6.
+#[test]
+fn reads_from_outside_see_links_addresses_and_routes() {
+    use nsnet::netlink::Socket;
+    use std::os::fd::AsFd;
     let lab = lab!();
     let c = lab.netns_holder();
-    let before = lab.snapshot();
-    run_meddled(
-        &lab,
-        "ip link add nsbr0 type bridge; ip link set nsbr0 alias nsnet:vethup; \
-         ip addr add 10.0.0.1/24 dev nsbr0; ip link set nsbr0 up",
-        &["vethup", "--bridge", "nsbr0", "c1", &c.pid().to_string()],
-    )
-    .expect_ok("vethup after losing the race");
-    assert!(lab.sh_ok("ip -o link show dev c1").contains("master nsbr0"));
-    let addrs = lab.sh_ok("ip -o -4 addr show dev nsbr0");
-    assert_eq!(addrs.lines().count(), 1, "{addrs}");
-    lab.run(&["vethdown", "c1"]).expect_ok("vethdown");
-    lab.assert_unchanged(&before);
-}
-
-#[test]
-fn a_bridge_removed_meanwhile_by_vethdown_is_made_again() {
-    let lab = lab!();
-    let c1 = lab.netns_holder();
-    let c2 = lab.netns_holder();
-    let before = lab.snapshot();
-    join_nsbr0(&lab, &[("c1", &c1)]);
-    run_meddled(
-        &lab,
-        "vethdown c1",
-        &["vethup", "--bridge", "nsbr0", "c2", &c2.pid().to_string()],
-    )
-    .expect_ok("vethup after its bridge vanished");
-    assert!(!exists(&lab, "c1"));
-    assert!(lab.sh_ok("ip -o link show dev c2").contains("master nsbr0"));
-    assert!(lab.sh_ok("ip -d link show dev nsbr0").contains(MARK));
-    lab.run(&["vethdown", "c2"]).expect_ok("vethdown");
-    lab.assert_unchanged(&before);
-}
-
-#[test]
-fn the_last_of_two_concurrent_vethdowns_removes_the_bridge() {
-    let lab = lab!();
-    let c1 = lab.netns_holder();
-    let c2 = lab.netns_holder();
-    let before = lab.snapshot();
-    join_nsbr0(&lab, &[("c1", &c1), ("c2", &c2)]);
-    // vethdown c1 plans while c2 is still a port, so it keeps the bridge;
-    // then c2 goes before it acts.
-    run_meddled(&lab, "ip link del c2", &["vethdown", "c1"]).expect_ok("vethdown c1");
-    lab.assert_unchanged(&before);
+    let pid = c.pid().to_string();
+    lab.run(&[
+        "vethup",
+        "--addr",
+        "10.6.0.1/24",
+        "--addr",
+        "fd00:6::1/64",
+        "veth0",
+        &pid,
+    ])
+    .expect_ok("vethup");
+    lab.output(lab.command_in(
+        c.pid(),
+        &[
+            "netinit",
+            "--wait",
+            "0",
+            "10.6.0.2/24",
+            "fd00:6::2/64",
+            "--",
+            "true",
+        ],
+    ))
+    .expect_ok("netinit");
+    let ns = std::fs::File::open(lab.proc(c.pid()).join("ns/net")).unwrap();
+    let mut socket = Socket::in_netns(ns.as_fd()).expect("a socket in the container");
+    let eth0 = socket.link("eth0").unwrap().expect("eth0");
+    assert!(eth0.up && eth0.is("veth"), "{eth0:?}");
+    assert_eq!(
+        socket.link_by_index(eth0.index).unwrap().as_ref(),
+        Some(&eth0)
+    );
+    let addrs: Vec<String> = socket
+        .addresses()
+        .unwrap()
+        .iter()
+        .filter(|a| a.index == eth0.index)
+        .map(|a| format!("{}/{}", a.addr, a.prefix))
+        .collect();
+    assert!(addrs.contains(&"10.6.0.2/24".to_string()), "{addrs:?}");
+    assert!(addrs.contains(&"fd00:6::2/64".to_string()), "{addrs:?}");
+    let routes = socket.routes().unwrap();
+    let defaults: Vec<String> = routes
+        .iter()
+        .filter(|r| r.is_default() && r.oif == Some(eth0.index))
+        .map(|r| r.gateway.unwrap().to_string())
+        .collect();
+    assert_eq!(defaults, ["10.6.0.1", "fd00:6::1"], "{routes:?}");
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.unicast && r.destination.to_string() == "10.6.0.0/24"),
+        "{routes:?}"
+    );
+    // And the host's end, read from the host.
+    let host = std::fs::File::open(lab.proc(lab.host_pid()).join("ns/net")).unwrap();
+    let mut socket = Socket::in_netns(host.as_fd()).unwrap();
+    let veth0 = socket.link("veth0").unwrap().expect("veth0");
+    assert_eq!(veth0.peer_index, Some(eth0.index));
+    assert!(
+        !socket.peer_is_dying(&veth0).unwrap(),
+        "its container lives"
+    );
+    lab.run(&["vethdown", "veth0"]).expect_ok("vethdown");
 }

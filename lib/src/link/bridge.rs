@@ -3,29 +3,29 @@
 //! is. A marked bridge goes when its last port goes.
 
 use super::state::{Link, State};
-use super::{address_args, Plan, MARK};
+use super::{Dev, Plan, Step, MARK};
 use crate::cidr::HostCidr;
 use crate::name::IfName;
 
 /// Adds the steps that create bridge `name` with its mark, `addrs` and
-/// `mtu`, and bring it up.
+/// `mtu`, and bring it up. Undoing the creation undoes them all.
 pub fn create(plan: &mut Plan, name: &IfName, addrs: &[HostCidr], mtu: Option<u32>) {
-    let br = name.as_str();
-    let mut add = vec!["link", "add", br];
-    let mtu_text = mtu.map(|m| m.to_string());
-    if let Some(m) = &mtu_text {
-        add.extend(["mtu", m]);
-    }
-    add.extend(["type", "bridge"]);
-    plan.creates(format!("create the bridge {br}"), add, ["link", "del", br]);
-    plan.step(
-        format!("mark {br} as vethup's"),
-        ["link", "set", br, "alias", MARK],
-    );
+    plan.undoable(Step::CreateBridge {
+        name: name.clone(),
+        mtu,
+    });
+    let dev = Dev::made(name);
+    plan.step(Step::SetAlias {
+        dev: dev.clone(),
+        alias: MARK,
+    });
     for addr in addrs {
-        plan.step(format!("add {addr} to {br}"), address_args(addr, br));
+        plan.step(Step::AddAddress {
+            dev: dev.clone(),
+            addr: *addr,
+        });
     }
-    plan.step(format!("bring {br} up"), ["link", "set", br, "up"]);
+    plan.step(Step::SetUp { dev, up: true });
 }
 
 /// A bridge vethup made.
@@ -33,15 +33,15 @@ pub fn is_ours(link: &Link) -> bool {
     link.is("bridge") && link.marked(MARK)
 }
 
-/// vethup's bridges that have no port left once the links named in
-/// `leaving` are gone. A bridge that still holds a port of someone else's
-/// stays: removing it would change that port.
-pub fn emptied<'a>(state: &'a State, leaving: &[&str]) -> Vec<&'a Link> {
+/// vethup's bridges that have no port left once the links with the
+/// indexes in `leaving` are gone. A bridge that still holds a port of
+/// someone else's stays: removing it would change that port.
+pub fn emptied<'a>(state: &'a State, leaving: &[u32]) -> Vec<&'a Link> {
     state
         .links
         .iter()
         .filter(|l| is_ours(l))
-        .filter(|br| state.ports(br).all(|p| leaving.contains(&p.name.as_str())))
+        .filter(|br| state.ports(br).all(|p| leaving.contains(&p.index)))
         .collect()
 }
 
@@ -59,16 +59,14 @@ mod tests {
         create(&mut plan, &"nsbr0".parse().unwrap(), &addrs, Some(1400));
         assert_eq!(
             plan.script(),
-            "ip link add nsbr0 mtu 1400 type bridge\n\
-             ip link set nsbr0 alias nsnet:vethup\n\
+            "ip link add name nsbr0 mtu 1400 type bridge\n\
+             ip link set dev nsbr0 alias nsnet:vethup\n\
              ip addr add 10.0.0.1/24 dev nsbr0\n\
              ip addr add fd00::1/64 dev nsbr0 nodad\n\
-             ip link set nsbr0 up\n"
+             ip link set dev nsbr0 up\n"
         );
-        assert_eq!(
-            plan.steps()[0].undo,
-            Some(vec!["link".into(), "del".into(), "nsbr0".into()])
-        );
+        let undone: Vec<bool> = plan.entries().iter().map(|e| e.undone_on_failure).collect();
+        assert_eq!(undone, [true, false, false, false, false]);
     }
 
     #[test]
@@ -86,10 +84,10 @@ mod tests {
             addresses: vec![],
         };
         let names = |v: Vec<&Link>| v.into_iter().map(|l| l.name.clone()).collect::<Vec<_>>();
-        assert_eq!(names(emptied(&state, &["c1"])), ["nsbr1"]);
-        assert_eq!(names(emptied(&state, &["c1", "c2"])), ["nsbr0", "nsbr1"]);
+        assert_eq!(names(emptied(&state, &[2])), ["nsbr1"]);
+        assert_eq!(names(emptied(&state, &[2, 3])), ["nsbr0", "nsbr1"]);
         assert_eq!(
-            names(emptied(&state, &["c1", "c2", "foreign"])),
+            names(emptied(&state, &[2, 3, 7])),
             ["nsbr0", "nsbr1", "nsbr2"]
         );
     }

@@ -2,9 +2,9 @@
 //! the interface's addresses (IPv6 without duplicate-address detection, so
 //! they are usable at once), the interface up, default routes, the MTU.
 //! Everything is checked when [`Inside`] is made, before anything is done;
-//! [`Inside::plan`] is then one `ip -batch -` that rolls back on failure.
+//! [`Inside::plan`] is then a plan that rolls back on failure.
 
-use super::Plan;
+use super::{Dev, Plan, Step};
 use crate::cidr::HostCidr;
 use crate::error::Error;
 use crate::name::IfName;
@@ -103,52 +103,50 @@ impl Inside {
         &self.gateways
     }
 
-    /// The steps, in the order the SPEC gives. `iface_was_up` says whether
-    /// a rollback must leave the interface up. The MTU comes last: nothing
-    /// after it can fail, so it never needs undoing (and the old value
-    /// need not be read).
-    pub fn plan(&self, iface_was_up: bool) -> Plan {
-        let dev = self.iface.as_str();
+    /// The steps, in the order the SPEC gives, for the interface with
+    /// `index`; `iface_was_up` says whether a rollback must leave it up.
+    /// The MTU comes last: nothing after it can fail, so it never needs
+    /// undoing (and the old value need not be read).
+    pub fn plan(&self, index: u32, iface_was_up: bool) -> Plan {
+        let dev = Dev::known(self.iface.as_str(), index);
         let mut plan = Plan::new();
         // Loopback stays up even on failure: it is the first step of the
         // SPEC's order and harmless.
-        plan.step("bring lo up", ["link", "set", "dev", "lo", "up"]);
+        plan.step(Step::SetUp {
+            dev: Dev::known("lo", LOOPBACK_INDEX),
+            up: true,
+        });
         for addr in &self.addrs {
-            let cidr = addr.to_string();
-            plan.creates(
-                format!("add {cidr} to {dev}"),
-                super::address_args(addr, dev),
-                ["addr", "del", &cidr, "dev", dev],
-            );
+            plan.undoable(Step::AddAddress {
+                dev: dev.clone(),
+                addr: *addr,
+            });
         }
-        let up = ["link", "set", "dev", dev, "up"];
+        let up = Step::SetUp {
+            dev: dev.clone(),
+            up: true,
+        };
         if iface_was_up {
-            plan.step(format!("bring {dev} up"), up);
+            plan.step(up);
         } else {
-            plan.creates(
-                format!("bring {dev} up"),
-                up,
-                ["link", "set", "dev", dev, "down"],
-            );
+            plan.undoable(up);
         }
         for gw in &self.gateways {
-            let gw = gw.to_string();
-            plan.creates(
-                format!("add the default route via {gw} on {dev}"),
-                ["route", "add", "default", "via", &gw, "dev", dev],
-                ["route", "del", "default", "via", &gw, "dev", dev],
-            );
+            plan.undoable(Step::AddDefaultRoute {
+                dev: dev.clone(),
+                via: *gw,
+            });
         }
         if let Some(mtu) = self.mtu {
-            let mtu = mtu.to_string();
-            plan.step(
-                format!("set the MTU of {dev} to {mtu}"),
-                ["link", "set", "dev", dev, "mtu", &mtu],
-            );
+            plan.step(Step::SetMtu { dev, mtu });
         }
         plan
     }
 }
+
+/// The index of loopback, the same in every namespace (the kernel makes it
+/// first, with this index, when it makes the namespace).
+const LOOPBACK_INDEX: u32 = 1;
 
 /// A given gateway must be a host of one of the subnets, and not ours.
 fn check_gateway(gw: &IpAddr, addrs: &[HostCidr]) -> Result<(), Error> {
@@ -223,10 +221,10 @@ mod tests {
     }
 
     #[test]
-    fn the_seed_tutorial_in_one_batch() {
+    fn the_seed_tutorial() {
         let plan = inside(&["10.0.0.2/24"], Gateways::Default, None)
             .unwrap()
-            .plan(false);
+            .plan(2, false);
         assert_eq!(
             plan.script(),
             "ip link set dev lo up\n\
@@ -234,10 +232,10 @@ mod tests {
              ip link set dev eth0 up\n\
              ip route add default via 10.0.0.1 dev eth0\n"
         );
-        let undo: Vec<_> = plan.steps().iter().map(|s| s.undo.is_some()).collect();
+        let undo: Vec<_> = plan.entries().iter().map(|e| e.undone_on_failure).collect();
         assert_eq!(undo, [false, true, true, true]);
         assert_eq!(
-            plan.steps()[3].what,
+            plan.entries()[3].step.what(),
             "add the default route via 10.0.0.1 on eth0"
         );
     }
@@ -250,7 +248,7 @@ mod tests {
             Some(1400),
         )
         .unwrap()
-        .plan(true);
+        .plan(2, true);
         assert_eq!(
             plan.script(),
             "ip link set dev lo up\n\
@@ -263,8 +261,8 @@ mod tests {
              ip link set dev eth0 mtu 1400\n"
         );
         // An interface that was up already is left up by a rollback.
-        assert_eq!(plan.steps()[4].undo, None);
-        assert_eq!(plan.steps()[7].undo, None);
+        assert!(!plan.entries()[4].undone_on_failure);
+        assert!(!plan.entries()[7].undone_on_failure);
     }
 
     #[test]
@@ -287,7 +285,7 @@ mod tests {
         assert_eq!(gws, ["10.0.0.254", "fd00:10::fe"]);
         let i = inside(&["10.0.0.2/24"], Gateways::None, None).unwrap();
         assert!(i.gateways().is_empty());
-        assert!(!i.plan(false).script().contains("route"));
+        assert!(!i.plan(2, false).script().contains("route"));
     }
 
     #[test]

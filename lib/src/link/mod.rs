@@ -1,284 +1,314 @@
-//! Plans of `ip` commands: what to do to links, addresses and routes, as
-//! plain data. A plan is printed for `--dry-run`, compared in unit tests
-//! without root, and executed in one `ip -batch -` process; when the kernel
-//! refuses a step half-way, the steps already done are undone in reverse.
+//! Plans: what to do to links, addresses and routes, as a list of typed
+//! steps. A plan is plain data, rendered two ways: the rtnetlink requests
+//! that a run sends in-process, one acknowledged request per step, and the
+//! `ip` commands that do the same, printed for `--dry-run` as a script.
+//!
+//! A step names each link by name for the script and by index for the
+//! kernel: a link that existed when the plan was made carries the index it
+//! had then, a link the plan creates gets the index the kernel echoes when
+//! it is made. So a step never reaches a same-named link that someone else
+//! made meanwhile. When the kernel refuses a step, the failure names that
+//! step and its errno, and the steps that succeeded are undone in reverse,
+//! each by index.
 
 pub mod bridge;
 pub mod inside;
+pub mod lock;
 pub mod state;
 pub mod veth;
 
 use crate::cidr::HostCidr;
-use crate::error::Error;
-use crate::run::{self, Command, Mode};
+use crate::error::{Context, Error};
+use crate::name::IfName;
+use crate::netlink::{request, Socket};
+use crate::netns::Netns;
+use crate::run::{shell_quote, Mode};
+use netlink_packet_route::RouteNetlinkMessage;
+use nix::errno::Errno;
+use std::net::IpAddr;
 
 /// The ownership mark: the interface alias of every veth and bridge that
 /// vethup creates, shown by `ip -d link` / `ip link` as `alias nsnet:vethup`.
 /// vethdown decides by this mark, never by a name pattern.
 pub const MARK: &str = "nsnet:vethup";
 
-/// One `ip` command, what it means in words, and how to undo it.
+/// A link a step acts on: its name (for the script and for errors) and,
+/// when it existed before the plan, the index it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    /// The arguments after `ip`, e.g. `["link", "set", "veth0", "up"]`.
-    pub args: Vec<String>,
+pub struct Dev {
+    /// As the kernel has it: a link found on the host may have a name that
+    /// nsnet itself would not give.
+    pub name: String,
+    /// `None`: an earlier step of the plan creates it.
+    pub index: Option<u32>,
+}
+
+impl Dev {
+    /// A link that exists, with its index.
+    pub fn known(name: &str, index: u32) -> Dev {
+        Dev {
+            name: name.to_string(),
+            index: Some(index),
+        }
+    }
+
+    /// A link that an earlier step of the same plan creates.
+    pub fn made(name: &IfName) -> Dev {
+        Dev {
+            name: name.to_string(),
+            index: None,
+        }
+    }
+}
+
+/// One change to links, addresses or routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A veth pair: `name` here, `peer` made directly inside `netns`.
+    CreateVeth {
+        name: IfName,
+        mtu: Option<u32>,
+        /// The bridge to attach `name` to, in the same request.
+        master: Option<Dev>,
+        peer: IfName,
+        netns: Netns,
+    },
+    CreateBridge {
+        name: IfName,
+        mtu: Option<u32>,
+    },
+    SetAlias {
+        dev: Dev,
+        alias: &'static str,
+    },
+    /// IPv6 addresses skip duplicate address detection (`nodad`), so they
+    /// are usable at once instead of staying tentative for a second or more.
+    AddAddress {
+        dev: Dev,
+        addr: HostCidr,
+    },
+    SetUp {
+        dev: Dev,
+        up: bool,
+    },
+    AddDefaultRoute {
+        dev: Dev,
+        via: IpAddr,
+    },
+    SetMtu {
+        dev: Dev,
+        mtu: u32,
+    },
+    DeleteLink {
+        dev: Dev,
+    },
+}
+
+impl Step {
     /// What the step does, for errors: `cannot <what>: <why>`.
-    pub what: String,
-    /// The arguments that undo it, when it creates something.
-    pub undo: Option<Vec<String>>,
-}
-
-/// An ordered list of `ip` commands, all or nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Plan {
-    steps: Vec<Step>,
-}
-
-fn words<I, S>(args: I) -> Vec<String>
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    args.into_iter().map(Into::into).collect()
-}
-
-impl Plan {
-    pub fn new() -> Self {
-        Plan::default()
+    pub fn what(&self) -> String {
+        match self {
+            Step::CreateVeth {
+                name, peer, netns, ..
+            } => format!("create {name} with its peer {peer} in {}", netns.target()),
+            Step::CreateBridge { name, .. } => format!("create the bridge {name}"),
+            Step::SetAlias { dev, .. } => format!("mark {} as vethup's", dev.name),
+            Step::AddAddress { dev, addr } => format!("add {addr} to {}", dev.name),
+            Step::SetUp { dev, up: true } => format!("bring {} up", dev.name),
+            Step::SetUp { dev, up: false } => format!("bring {} down", dev.name),
+            Step::AddDefaultRoute { dev, via } => {
+                format!("add the default route via {via} on {}", dev.name)
+            }
+            Step::SetMtu { dev, mtu } => format!("set the MTU of {} to {mtu}", dev.name),
+            Step::DeleteLink { dev } => format!("remove {}", dev.name),
+        }
     }
 
-    /// Adds a step that needs no undo (it changes only what an earlier
-    /// step created, or nothing lasting).
-    pub fn step<I, S>(&mut self, what: impl Into<String>, args: I) -> &mut Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.steps.push(Step {
-            args: words(args),
-            what: what.into(),
-            undo: None,
-        });
-        self
+    /// The arguments after `ip` that do the same. Every name follows a
+    /// keyword that takes the next word as it is (`name`, `dev`,
+    /// `master`), so no name is ever read as a keyword of `ip`'s own.
+    pub fn ip_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = Vec::new();
+        let mut push = |words: &[&str]| args.extend(words.iter().map(|w| w.to_string()));
+        match self {
+            Step::CreateVeth {
+                name,
+                mtu,
+                master,
+                peer,
+                netns,
+            } => {
+                push(&["link", "add", "name", name.as_str()]);
+                if let Some(mtu) = mtu {
+                    push(&["mtu", &mtu.to_string()]);
+                }
+                if let Some(br) = master {
+                    push(&["master", &br.name]);
+                }
+                push(&["type", "veth", "peer", "name", peer.as_str()]);
+                if let Some(mtu) = mtu {
+                    push(&["mtu", &mtu.to_string()]);
+                }
+                push(&["netns", &netns.path().to_string_lossy()]);
+            }
+            Step::CreateBridge { name, mtu } => {
+                push(&["link", "add", "name", name.as_str()]);
+                if let Some(mtu) = mtu {
+                    push(&["mtu", &mtu.to_string()]);
+                }
+                push(&["type", "bridge"]);
+            }
+            Step::SetAlias { dev, alias } => {
+                push(&["link", "set", "dev", &dev.name, "alias", alias])
+            }
+            Step::AddAddress { dev, addr } => {
+                push(&["addr", "add", &addr.to_string(), "dev", &dev.name]);
+                if !addr.is_ipv4() {
+                    push(&["nodad"]);
+                }
+            }
+            Step::SetUp { dev, up } => push(&[
+                "link",
+                "set",
+                "dev",
+                &dev.name,
+                if *up { "up" } else { "down" },
+            ]),
+            Step::AddDefaultRoute { dev, via } => push(&[
+                "route",
+                "add",
+                "default",
+                "via",
+                &via.to_string(),
+                "dev",
+                &dev.name,
+            ]),
+            Step::SetMtu { dev, mtu } => {
+                push(&["link", "set", "dev", &dev.name, "mtu", &mtu.to_string()])
+            }
+            Step::DeleteLink { dev } => push(&["link", "del", "dev", &dev.name]),
+        }
+        args
     }
 
-    /// Adds a step that creates something, with the step that removes it.
-    pub fn creates<I, S, J, T>(&mut self, what: impl Into<String>, args: I, undo: J) -> &mut Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-        J: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        self.steps.push(Step {
-            args: words(args),
-            what: what.into(),
-            undo: Some(words(undo)),
-        });
-        self
+    /// The step as one line of shell.
+    pub fn script_line(&self) -> String {
+        let words: Vec<String> = self.ip_args().iter().map(|w| shell_quote(w)).collect();
+        format!("ip {}\n", words.join(" "))
     }
 
-    pub fn steps(&self) -> &[Step] {
-        &self.steps
+    /// The name of the link this step creates, if it creates one.
+    fn creates(&self) -> Option<&IfName> {
+        match self {
+            Step::CreateVeth { name, .. } | Step::CreateBridge { name, .. } => Some(name),
+            _ => None,
+        }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-
-    /// The plan as a shell script, one `ip` command per line.
-    pub fn script(&self) -> String {
-        self.steps
-            .iter()
-            .map(|s| Command::new(run::IP, s.args.clone()).to_shell() + "\n")
-            .collect()
-    }
-
-    fn batch(steps: &[&Vec<String>]) -> String {
-        steps
-            .iter()
-            .map(|args| {
-                let line: Vec<String> = args.iter().map(|a| batch_quote(a)).collect();
-                line.join(" ") + "\n"
+    /// The request that does the step, its links found by `index`.
+    fn request(&self, index: &Indexes) -> Result<RouteNetlinkMessage, Error> {
+        let options = |mtu: &Option<u32>, master: Option<&Dev>| -> Result<_, Error> {
+            Ok(request::NewLink {
+                mtu: *mtu,
+                master: master.map(|m| index.of(m)).transpose()?,
             })
-            .collect()
-    }
-
-    /// Appends the steps of `other`, in order.
-    pub fn extend(&mut self, other: Plan) -> &mut Self {
-        self.steps.extend(other.steps);
-        self
-    }
-
-    /// Runs the plan in one `ip -batch -`, or prints it in dry-run mode.
-    /// On failure, undoes the steps that were done and says which step
-    /// failed and why.
-    pub fn execute(&self, mode: Mode) -> Result<(), Error> {
-        if mode == Mode::DryRun {
-            print!("{}", self.script());
-            return Ok(());
-        }
-        self.try_execute().map_err(Error::from)
-    }
-
-    /// Runs the plan in one `ip -batch -`; on failure undoes the steps
-    /// that were done and returns which step failed, so a caller can tell a
-    /// lost race (`already exists`) from a real refusal and try again.
-    pub fn try_execute(&self) -> Result<(), Failure> {
-        if self.steps.is_empty() {
-            return Ok(());
-        }
-        let all: Vec<&Vec<String>> = self.steps.iter().map(|s| &s.args).collect();
-        let out = Command::new(run::IP, ["-batch", "-"])
-            .with_stdin(Plan::batch(&all))
-            .output()
-            .map_err(Failure::before_start)?;
-        if out.success {
-            return Ok(());
-        }
-        // `ip` names the failed line, except when it rejects an argument
-        // (a device named in `master` that vanished): then it exits at once
-        // without naming it. Taking the last step as the failed one undoes
-        // every creation that may have been done; undoing one that was not
-        // done fails harmlessly.
-        let named = failed_lines(&out.stderr)
-            .first()
-            .map(|(n, _)| *n)
-            .filter(|n| (1..=self.steps.len()).contains(n));
-        let failed = named.unwrap_or(self.steps.len()) - 1;
-        let what = match named {
-            Some(_) => format!("cannot {}", self.steps[failed].what),
-            None => "ip refused the plan".to_string(),
         };
-        let mut error = Error::failed(format!("{what}: {}", run::plain_words(&out.stderr)));
-        if let Err(left) = self.undo(failed) {
-            error = Error::failed(format!(
-                "{error} (and undoing what was done failed too: {left})"
-            ));
-        }
-        Err(Failure {
-            step: named.map(|n| n - 1),
-            error,
-            stderr: out.stderr,
+        Ok(match self {
+            Step::CreateVeth {
+                name,
+                mtu,
+                master,
+                peer,
+                netns,
+            } => request::new_veth(
+                name.as_str(),
+                options(mtu, master.as_ref())?,
+                peer.as_str(),
+                *mtu,
+                netns.fd(),
+            ),
+            Step::CreateBridge { name, mtu } => {
+                request::new_bridge(name.as_str(), options(mtu, None)?)
+            }
+            Step::SetAlias { dev, alias } => request::set_alias(index.of(dev)?, alias),
+            Step::AddAddress { dev, addr } => {
+                request::add_address(index.of(dev)?, addr.net(), !addr.is_ipv4())
+            }
+            Step::SetUp { dev, up } => request::set_up(index.of(dev)?, *up),
+            Step::AddDefaultRoute { dev, via } => request::add_default_route(index.of(dev)?, *via),
+            Step::SetMtu { dev, mtu } => request::set_mtu(index.of(dev)?, *mtu),
+            Step::DeleteLink { dev } => request::delete_link(index.of(dev)?),
         })
     }
 
-    /// Runs every step even when some fail (`ip -force -batch -`), for
-    /// teardown, where each removal stands on its own and nothing is
-    /// undone. Returns the steps that failed; dry-run prints the script.
-    pub fn execute_all(&self, mode: Mode) -> Result<Vec<Failure>, Error> {
-        if mode == Mode::DryRun {
-            print!("{}", self.script());
-            return Ok(Vec::new());
-        }
-        if self.steps.is_empty() {
-            return Ok(Vec::new());
-        }
-        let all: Vec<&Vec<String>> = self.steps.iter().map(|s| &s.args).collect();
-        let out = Command::new(run::IP, ["-force", "-batch", "-"])
-            .with_stdin(Plan::batch(&all))
-            .output()?;
-        if out.success {
-            return Ok(Vec::new());
-        }
-        let mut failures: Vec<Failure> = failed_lines(&out.stderr)
-            .into_iter()
-            .filter(|(n, _)| (1..=self.steps.len()).contains(n))
-            .map(|(n, said)| Failure {
-                step: Some(n - 1),
-                error: Error::failed(format!(
-                    "cannot {}: {}",
-                    self.steps[n - 1].what,
-                    run::plain_words(&said)
-                )),
-                stderr: said,
-            })
-            .collect();
-        if failures.is_empty() {
-            failures.push(Failure {
-                step: None,
-                error: Error::failed(format!("ip: {}", run::plain_words(&out.stderr))),
-                stderr: out.stderr,
-            });
-        }
-        Ok(failures)
-    }
-
-    /// Undoes the first `done` steps in reverse, best effort: the error that
-    /// stopped the plan is the one worth reporting; an undo that fails
-    /// because its object is already gone is no failure.
-    fn undo(&self, done: usize) -> Result<(), String> {
-        let undo: Vec<&Vec<String>> = self.steps[..done]
-            .iter()
-            .rev()
-            .filter_map(|s| s.undo.as_ref())
-            .collect();
-        if undo.is_empty() {
-            return Ok(());
-        }
-        let out = Command::new(run::IP, ["-force", "-batch", "-"])
-            .with_stdin(Plan::batch(&undo))
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.success {
-            return Ok(());
-        }
-        let failed = failed_lines(&out.stderr);
-        if failed.is_empty() {
-            return Err(run::plain_words(&out.stderr));
-        }
-        let real: Vec<String> = failed
-            .into_iter()
-            .filter(|(_, said)| !says_no_such_device(said))
-            .map(|(n, said)| {
-                let args = undo.get(n - 1).map(|a| a.join(" ")).unwrap_or_default();
-                format!("ip {args}: {}", run::plain_words(&said))
-            })
-            .collect();
-        if real.is_empty() {
-            Ok(())
-        } else {
-            Err(real.join("; "))
-        }
+    /// The request that undoes the step once done, and what it does.
+    fn undo(&self, index: &Indexes) -> Result<Option<(String, RouteNetlinkMessage)>, Error> {
+        Ok(match self {
+            Step::CreateVeth { name, .. } | Step::CreateBridge { name, .. } => Some((
+                format!("remove {name}"),
+                request::delete_link(index.of(&Dev::made(name))?),
+            )),
+            Step::AddAddress { dev, addr } => Some((
+                format!("remove {addr} from {}", dev.name),
+                request::delete_address(index.of(dev)?, addr.net()),
+            )),
+            Step::SetUp { dev, up } => Some((
+                format!("bring {} {}", dev.name, if *up { "down" } else { "up" }),
+                request::set_up(index.of(dev)?, !up),
+            )),
+            Step::AddDefaultRoute { dev, via } => Some((
+                format!("remove the default route via {via} on {}", dev.name),
+                request::delete_default_route(index.of(dev)?, *via),
+            )),
+            Step::SetAlias { .. } | Step::SetMtu { .. } | Step::DeleteLink { .. } => None,
+        })
     }
 }
 
-/// Why a plan stopped: the step the kernel refused (when `ip` said which)
-/// and the error to report. Turns into an [`Error`] with `?`.
+/// The indexes of the links a plan created so far, by name.
+#[derive(Debug, Default)]
+struct Indexes {
+    made: Vec<(String, u32)>,
+}
+
+impl Indexes {
+    fn of(&self, dev: &Dev) -> Result<u32, Error> {
+        dev.index
+            .or_else(|| {
+                self.made
+                    .iter()
+                    .rev()
+                    .find(|(name, _)| *name == dev.name)
+                    .map(|(_, i)| *i)
+            })
+            .ok_or_else(|| {
+                Error::failed(format!(
+                    "cannot find {}: no step of the plan made it",
+                    dev.name
+                ))
+            })
+    }
+}
+
+/// A step of a plan, and whether a failure later in the plan undoes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub step: Step,
+    pub undone_on_failure: bool,
+}
+
+/// An ordered list of steps, all or nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    entries: Vec<Entry>,
+}
+
+/// Why a plan stopped: the index of the refused step and the error, which
+/// carries the kernel's errno. Turns into an [`Error`] with `?`.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    step: Option<usize>,
-    error: Error,
-    stderr: String,
-}
-
-impl Failure {
-    fn before_start(error: Error) -> Failure {
-        Failure {
-            step: None,
-            error,
-            stderr: String::new(),
-        }
-    }
-
-    /// The index (into [`Plan::steps`]) of the refused step, when known.
-    pub fn step(&self) -> Option<usize> {
-        self.step
-    }
-
-    pub fn error(&self) -> &Error {
-        &self.error
-    }
-
-    /// The kernel refused to create something because it exists.
-    pub fn already_exists(&self) -> bool {
-        self.stderr.contains("File exists")
-    }
-
-    /// A device the step names does not exist (any more).
-    pub fn no_such_device(&self) -> bool {
-        says_no_such_device(&self.stderr)
-    }
+    pub step: usize,
+    pub error: Error,
 }
 
 impl From<Failure> for Error {
@@ -287,22 +317,150 @@ impl From<Failure> for Error {
     }
 }
 
-/// How `ip` and the kernel say that a named device does not exist.
-fn says_no_such_device(said: &str) -> bool {
-    said.contains("Cannot find device")
-        || said.contains("does not exist")
-        || said.contains("No such device")
+impl Plan {
+    pub fn new() -> Self {
+        Plan::default()
+    }
+
+    /// Adds a step that a later failure leaves as it is (it changes only
+    /// what an earlier step created, or nothing that matters).
+    pub fn step(&mut self, step: Step) -> &mut Self {
+        self.entries.push(Entry {
+            step,
+            undone_on_failure: false,
+        });
+        self
+    }
+
+    /// Adds a step that a later failure undoes.
+    pub fn undoable(&mut self, step: Step) -> &mut Self {
+        self.entries.push(Entry {
+            step,
+            undone_on_failure: true,
+        });
+        self
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Appends the steps of `other`, in order.
+    pub fn extend(&mut self, other: Plan) -> &mut Self {
+        self.entries.extend(other.entries);
+        self
+    }
+
+    /// The plan as a shell script, one `ip` command per line.
+    pub fn script(&self) -> String {
+        self.entries.iter().map(|e| e.step.script_line()).collect()
+    }
+
+    /// Runs the plan over `socket`, or prints it in dry-run mode.
+    pub fn execute(&self, mode: Mode, socket: &mut Socket) -> Result<(), Error> {
+        match mode {
+            Mode::DryRun => {
+                print!("{}", self.script());
+                Ok(())
+            }
+            Mode::Run => self.run(socket).map_err(Error::from),
+        }
+    }
+
+    /// Runs every step in order, each acknowledged. On a refusal, undoes
+    /// the steps that succeeded (those marked undoable), in reverse, and
+    /// says which step failed and why.
+    pub fn run(&self, socket: &mut Socket) -> Result<(), Failure> {
+        let mut index = Indexes::default();
+        for (i, entry) in self.entries.iter().enumerate() {
+            if let Err(error) = run_step(socket, &entry.step, &mut index) {
+                let undo = self.undo(socket, i, &index);
+                let error = match undo {
+                    Ok(()) => error,
+                    Err(left) => Error::all([error, left.context("undoing what was done")])
+                        .expect_err("two errors"),
+                };
+                return Err(Failure { step: i, error });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every step even when some fail, for teardown, where each
+    /// removal stands on its own and nothing is undone. Returns the
+    /// failures, each naming its step.
+    pub fn run_all(&self, socket: &mut Socket) -> Vec<Failure> {
+        let mut index = Indexes::default();
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, entry)| {
+                run_step(socket, &entry.step, &mut index)
+                    .err()
+                    .map(|error| Failure { step: i, error })
+            })
+            .collect()
+    }
+
+    /// Undoes the undoable steps among the first `done`, in reverse, best
+    /// effort: an undo whose object is already gone is no failure.
+    fn undo(&self, socket: &mut Socket, done: usize, index: &Indexes) -> Result<(), Error> {
+        let mut errors = Vec::new();
+        for entry in self.entries[..done].iter().rev() {
+            if !entry.undone_on_failure {
+                continue;
+            }
+            let (what, request) = match entry.step.undo(index) {
+                Ok(Some(undo)) => undo,
+                Ok(None) => continue,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            if let Err(refusal) = socket.change(request) {
+                if !gone(refusal.errno) {
+                    errors.push(refusal.error(format!("cannot {what}")));
+                }
+            }
+        }
+        Error::all(errors)
+    }
 }
 
-/// The `ip` arguments that add `addr` to `dev`. IPv6 addresses skip
-/// duplicate address detection (`nodad`), so they are usable at once
-/// instead of staying tentative for a second or more.
-pub fn address_args(addr: &HostCidr, dev: &str) -> Vec<String> {
-    let mut args = words(["addr", "add", &addr.to_string(), "dev", dev]);
-    if !addr.is_ipv4() {
-        args.push("nodad".into());
+/// Sends one step and records the index of a link it creates. The error
+/// reads `cannot <what the step does>: <why>`.
+fn run_step(socket: &mut Socket, step: &Step, index: &mut Indexes) -> Result<(), Error> {
+    let what = format!("cannot {}", step.what());
+    let request = step.request(index).context(&what)?;
+    let echoed = socket.change(request).map_err(|r| r.error(&what))?;
+    if let Some(name) = step.creates() {
+        let made = echoed.iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => crate::netlink::Link::parse(l)
+                .filter(|l| l.name == name.as_str())
+                .map(|l| l.index),
+            _ => None,
+        });
+        // A kernel that does not echo new links (before 6.1): the link
+        // just made, by name.
+        let made = match made {
+            Some(i) => i,
+            None => socket
+                .link(name.as_str())
+                .context(&what)?
+                .map(|l| l.index)
+                .ok_or_else(|| Error::failed(format!("{what}: it vanished as it was made")))?,
+        };
+        index.made.push((name.to_string(), made));
     }
-    args
+    Ok(())
+}
+
+/// The errnos by which the kernel says the object of a removal is
+/// already gone: the link (ENODEV), the address (EADDRNOTAVAIL), the
+/// route (ESRCH).
+pub fn gone(errno: Errno) -> bool {
+    matches!(errno, Errno::ENODEV | Errno::EADDRNOTAVAIL | Errno::ESRCH)
 }
 
 /// The MTUs an interface may have: from IPv4's minimum (RFC 791) up.
@@ -340,96 +498,106 @@ pub fn check_mtu(mtu: u32, addrs: &[HostCidr]) -> Result<(), Error> {
     }
 }
 
-/// `ip -batch` splits lines on blanks and honours double quotes.
-fn batch_quote(word: &str) -> String {
-    if !word.is_empty() && !word.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\') {
-        word.to_string()
-    } else {
-        format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))
-    }
-}
-
-/// The 1-based lines of the batch that failed (`Command failed -:3`), each
-/// with what `ip` said about it: the lines since the previous failure.
-fn failed_lines(stderr: &str) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    let mut said = String::new();
-    for line in stderr.lines() {
-        match line.trim().strip_prefix("Command failed -:") {
-            Some(n) => {
-                if let Ok(n) = n.trim().parse() {
-                    found.push((n, std::mem::take(&mut said)));
-                }
-            }
-            None => {
-                said.push_str(line);
-                said.push('\n');
-            }
-        }
-    }
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sample() -> Plan {
+    fn name(text: &str) -> IfName {
+        text.parse().unwrap()
+    }
+
+    /// Every name follows a keyword that takes it as it is, and is quoted
+    /// for the shell where it must be: a name that is a word of `ip`'s
+    /// grammar or of the shell's stays a name.
+    #[test]
+    fn names_in_scripts_are_names() {
         let mut plan = Plan::new();
-        plan.creates(
-            "create veth0",
-            [
-                "link", "add", "veth0", "type", "veth", "peer", "name", "eth0",
-            ],
-            ["link", "del", "veth0"],
-        )
-        .step(
-            "add 10.0.0.1/24 to veth0",
-            ["addr", "add", "10.0.0.1/24", "dev", "veth0"],
-        )
-        .step("bring veth0 up", ["link", "set", "veth0", "up"]);
-        plan
-    }
-
-    #[test]
-    fn script_is_one_ip_command_per_line() {
+        plan.undoable(Step::CreateBridge {
+            name: name("type"),
+            mtu: None,
+        })
+        .step(Step::SetAlias {
+            dev: Dev::made(&name("type")),
+            alias: MARK,
+        })
+        .step(Step::AddAddress {
+            dev: Dev::made(&name("-batch")),
+            addr: "fd00::1/64".parse().unwrap(),
+        })
+        .step(Step::SetUp {
+            dev: Dev::known("a;b'c", 7),
+            up: false,
+        })
+        .step(Step::AddDefaultRoute {
+            dev: Dev::known("dev", 8),
+            via: "10.0.0.1".parse().unwrap(),
+        })
+        .step(Step::SetMtu {
+            dev: Dev::known("42", 9),
+            mtu: 1400,
+        })
+        .step(Step::DeleteLink {
+            dev: Dev::known("help", 10),
+        });
         assert_eq!(
-            sample().script(),
-            "ip link add veth0 type veth peer name eth0\n\
-             ip addr add 10.0.0.1/24 dev veth0\n\
-             ip link set veth0 up\n"
+            plan.script(),
+            "ip link add name type type bridge\n\
+             ip link set dev type alias nsnet:vethup\n\
+             ip addr add fd00::1/64 dev -batch nodad\n\
+             ip link set dev 'a;b'\\''c' down\n\
+             ip route add default via 10.0.0.1 dev dev\n\
+             ip link set dev 42 mtu 1400\n\
+             ip link del dev help\n"
         );
     }
 
     #[test]
-    fn batch_quotes_words_with_blanks() {
-        let args = vec![
-            "link".to_string(),
-            "set".into(),
-            "alias".into(),
-            "made by \"x\"".into(),
-        ];
-        assert_eq!(
-            Plan::batch(&[&args]),
-            "link set alias \"made by \\\"x\\\"\"\n"
-        );
+    fn a_made_link_is_found_by_the_index_its_step_got() {
+        let mut index = Indexes::default();
+        let dev = Dev::made(&name("veth0"));
+        assert!(index
+            .of(&dev)
+            .unwrap_err()
+            .to_string()
+            .contains("no step of the plan made it"));
+        index.made.push(("veth0".into(), 12));
+        assert_eq!(index.of(&dev).unwrap(), 12);
+        assert_eq!(index.of(&Dev::known("veth0", 3)).unwrap(), 3);
     }
 
     #[test]
-    fn the_failed_line_is_read_from_stderr() {
+    fn undoing_reverses_what_a_step_did() {
+        let index = Indexes {
+            made: vec![("v0".into(), 5)],
+        };
+        let undo = |step: Step| step.undo(&index).unwrap().map(|(what, _)| what);
         assert_eq!(
-            failed_lines("Error: ipv4: Address already assigned.\nCommand failed -:2\n"),
-            [(2, "Error: ipv4: Address already assigned.\n".to_string())]
+            undo(Step::CreateBridge {
+                name: name("v0"),
+                mtu: None
+            }),
+            Some("remove v0".into())
         );
-        assert_eq!(failed_lines("nothing"), []);
         assert_eq!(
-            failed_lines(
-                "Cannot find device \"a\"\nCommand failed -:1\nRTNETLINK answers: Device or resource busy\nCommand failed -:3\n"
-            ),
-            [
-                (1, "Cannot find device \"a\"\n".to_string()),
-                (3, "RTNETLINK answers: Device or resource busy\n".to_string())
-            ]
+            undo(Step::SetUp {
+                dev: Dev::known("v0", 5),
+                up: true
+            }),
+            Some("bring v0 down".into())
+        );
+        assert_eq!(
+            undo(Step::AddAddress {
+                dev: Dev::known("v0", 5),
+                addr: "10.0.0.1/24".parse().unwrap()
+            }),
+            Some("remove 10.0.0.1/24 from v0".into())
+        );
+        assert_eq!(
+            undo(Step::SetMtu {
+                dev: Dev::known("v0", 5),
+                mtu: 1400
+            }),
+            None
         );
     }
 }

@@ -1,31 +1,46 @@
 //! vethup and vethdown: a veth pair from the host into a namespace, and
 //! away again.
 //!
-//! Up: the peer is created directly inside the target namespace in the same
-//! request as the host end (moving a device costs the kernel 16–40 ms), left
-//! down for netinit; the host end is marked, addressed and brought up, or
-//! attached to a bridge. Everything is one [`Plan`], run by one
-//! `ip -batch -` process, undone if the kernel refuses a step.
+//! Up: the peer is created directly inside the target namespace, the one
+//! of the file opened when TARGET was checked, in the same request as the
+//! host end (moving a device costs the kernel 16–40 ms), and left down for
+//! netinit; the host end is marked, addressed and brought up, or attached
+//! to a bridge in that same request. Everything is one [`Plan`] of
+//! acknowledged rtnetlink requests, undone if the kernel refuses a step.
 //!
 //! Down: removes pairs carrying the mark (the peer goes with the host end)
 //! and any bridge of vethup's left without ports, deciding by the mark and
-//! the link type, never by a name.
+//! the link type, never by a name, and removing by index.
+//!
+//! Both hold the host's [`LinkLock`] from their look to their last act, so
+//! no concurrent vethup or vethdown acts on what they saw in between.
+//!
+//! Again at once: a marked pair in the way (HOSTIF's name, or an address
+//! to assign) whose peer's namespace is being dismantled — its container
+//! has just exited, and the kernel would remove the pair a moment later —
+//! is removed first, by its index. The kernel says a namespace is dying
+//! only once its last reference is gone, a grace period after its last
+//! process. A pair whose peer's namespace a process or a mount still holds
+//! is a live container's, refused at once; for any other, vethup waits for
+//! the kernel's word, event-driven and bounded ([`DYING_GRACE`]).
 
+use super::lock::LinkLock;
 use super::state::{Link, State};
-use super::{address_args, bridge, Failure, Plan, MARK};
+use super::{bridge, gone, Dev, Failure, Plan, Step, MARK};
 use crate::cidr::HostCidr;
 use crate::error::Error;
 use crate::name::IfName;
-use crate::netns::Target;
+use crate::netlink::events::{LinkEvent, LinkEvents};
+use crate::netlink::{request, Socket};
+use crate::netns::{Netns, Target};
 use crate::run::Mode;
+use nix::errno::Errno;
+use std::time::{Duration, Instant};
 
 /// The host end's address when no `--addr` is given (SPEC's default world).
 pub const DEFAULT_ADDR: &str = "10.0.0.1/24";
 /// The container end's name when no `--ifname` is given.
 pub const DEFAULT_IFNAME: &str = "eth0";
-/// How often vethup plans afresh when a concurrent vethup or vethdown
-/// created or removed the bridge between its look and its act.
-const TRIES: usize = 5;
 
 /// What `vethup` is asked to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,10 +99,10 @@ impl Up {
         Ok(())
     }
 
-    /// The plan for this request, given what the host has now. Refuses,
-    /// before anything is done, what would fail or trample on someone
-    /// else's interface.
-    pub fn plan(&self, state: &State) -> Result<Plan, Error> {
+    /// The plan for this request into `netns`, given what the host has
+    /// now. Refuses, before anything is done, what would fail or trample
+    /// on someone else's interface.
+    pub fn plan(&self, state: &State, netns: &Netns) -> Result<Plan, Error> {
         let host = self.host.as_str();
         if state.link(host).is_some() {
             return Err(Error::failed(format!(
@@ -97,101 +112,94 @@ impl Up {
         let mut plan = Plan::new();
         let addrs = self.addresses();
         let master = match &self.bridge {
-            Some(br) => {
-                match state.link(br.as_str()) {
-                    Some(link) if !link.is("bridge") => {
-                        return Err(Error::failed(format!(
-                            "cannot attach {host} to {br}: {br} is {}, not a bridge",
-                            link.kind_words()
-                        )));
-                    }
-                    Some(_) => {} // used as it is
-                    None => {
-                        check_free(state, &addrs, br.as_str())?;
-                        bridge::create(&mut plan, br, &addrs, self.mtu);
-                    }
+            Some(br) => Some(match state.link(br.as_str()) {
+                Some(link) if !link.is("bridge") => {
+                    return Err(Error::failed(format!(
+                        "cannot attach {host} to {br}: {br} is {}, not a bridge",
+                        link.kind_words()
+                    )));
                 }
-                Some(br.as_str())
-            }
+                // Used as it is.
+                Some(link) => Dev::known(br.as_str(), link.index),
+                None => {
+                    check_free(state, &addrs, br.as_str())?;
+                    bridge::create(&mut plan, br, &addrs, self.mtu);
+                    Dev::made(br)
+                }
+            }),
             None => {
                 check_free(state, &addrs, host)?;
                 None
             }
         };
-        let mtu = self.mtu.map(|m| m.to_string());
-        let netns = self.target.path().to_string_lossy().into_owned();
-        let mut add = vec!["link", "add", host];
-        if let Some(m) = &mtu {
-            add.extend(["mtu", m]);
-        }
-        if let Some(br) = master {
-            add.extend(["master", br]);
-        }
-        add.extend(["type", "veth", "peer", "name", self.ifname.as_str()]);
-        if let Some(m) = &mtu {
-            add.extend(["mtu", m]);
-        }
-        add.extend(["netns", &netns]);
-        plan.creates(
-            format!(
-                "create {host} with its peer {} in {}",
-                self.ifname, self.target
-            ),
-            add,
-            ["link", "del", host],
-        );
-        plan.step(
-            format!("mark {host} as vethup's"),
-            ["link", "set", host, "alias", MARK],
-        );
-        if master.is_none() {
+        let attached = master.is_some();
+        plan.undoable(Step::CreateVeth {
+            name: self.host.clone(),
+            mtu: self.mtu,
+            master,
+            peer: self.ifname.clone(),
+            netns: netns.clone(),
+        });
+        let dev = Dev::made(&self.host);
+        plan.step(Step::SetAlias {
+            dev: dev.clone(),
+            alias: MARK,
+        });
+        if !attached {
             for addr in &addrs {
-                plan.step(format!("add {addr} to {host}"), address_args(addr, host));
+                plan.step(Step::AddAddress {
+                    dev: dev.clone(),
+                    addr: *addr,
+                });
             }
         }
-        plan.step(format!("bring {host} up"), ["link", "set", host, "up"]);
+        plan.step(Step::SetUp { dev, up: true });
         Ok(plan)
     }
 
-    /// Words for a refused plan that say more than the kernel's.
-    fn explain(&self, plan: &Plan, failure: Failure, after: Option<&State>) -> Error {
-        let creating_pair = failure
-            .step()
-            .map(|i| plan.steps()[i].args[..3] == ["link", "add", self.host.as_str()])
-            .unwrap_or(false);
-        if creating_pair && failure.already_exists() {
-            let host_is_there = after.is_some_and(|s| s.link(self.host.as_str()).is_some());
-            if !host_is_there {
-                return Error::failed(format!(
+    /// Words for a refused plan that say more than the kernel's: which end
+    /// of the pair has a name that is taken.
+    fn explain(&self, plan: &Plan, failure: Failure, socket: &mut Socket) -> Error {
+        let creating_pair = matches!(plan.entries()[failure.step].step, Step::CreateVeth { .. });
+        if creating_pair && failure.error.errno() == Some(Errno::EEXIST) {
+            let host_is_there = socket.link(self.host.as_str()).ok().flatten().is_some();
+            return if host_is_there {
+                Error::failed(format!(
+                    "cannot create {}: an interface with that name already exists",
+                    self.host
+                ))
+            } else {
+                Error::failed(format!(
                     "cannot create {} in {}: an interface with that name already exists there",
                     self.ifname, self.target
-                ));
-            }
-            return Error::failed(format!(
-                "cannot create {}: an interface with that name already exists",
-                self.host
-            ));
-        }
-        if let Some(br) = &self.bridge {
-            let bridge_is_there = after.is_some_and(|s| s.link(br.as_str()).is_some());
-            if failure.no_such_device() && !bridge_is_there {
-                return Error::failed(format!(
-                    "cannot attach {} to {br}: the bridge kept vanishing \
-                     (is a vethdown removing it?)",
-                    self.host
-                ));
-            }
+                ))
+            };
         }
         failure.into()
     }
 
-    /// Whether the bridge appeared, vanished or was replaced since
-    /// `before`: a concurrent vethup or vethdown, not a reason to fail.
-    fn bridge_changed(&self, before: &State, after: &State) -> bool {
-        self.bridge.as_ref().is_some_and(|br| {
-            let index = |s: &State| s.link(br.as_str()).map(|l| l.index);
-            index(before) != index(after)
-        })
+    /// vethup's pairs in the way of this request: named HOSTIF, or holding
+    /// an address to assign; each once.
+    fn ours_in_the_way(&self, state: &State) -> Vec<Link> {
+        let mut links: Vec<&Link> = state.link(self.host.as_str()).into_iter().collect();
+        let assigns = match &self.bridge {
+            Some(br) => state.link(br.as_str()).is_none(),
+            None => true,
+        };
+        if assigns {
+            links.extend(
+                self.addresses()
+                    .iter()
+                    .filter_map(|a| state.holder_of(a.addr())),
+            );
+        }
+        let mut ours: Vec<Link> = Vec::new();
+        for link in links {
+            if is_ours(link) && !ours.iter().any(|l| l.index == link.index) {
+                ours.push(link.clone());
+            }
+        }
+        ours
     }
 }
 
@@ -214,41 +222,126 @@ fn check_free(state: &State, addrs: &[HostCidr], dev: &str) -> Result<(), Error>
 /// of containers on the bridge is then as quick to check as an empty one.
 /// Otherwise (a bridge to create, or an address for HOSTIF) every address
 /// of the host is checked, so everything is read.
-fn look(request: &Up) -> Result<State, Error> {
+fn look(request: &Up, socket: &mut Socket) -> Result<State, Error> {
     if let Some(br) = &request.bridge {
-        let some = State::read_links(&[request.host.as_str(), br.as_str()])?;
+        let some = State::read_links(socket, &[request.host.as_str(), br.as_str()])?;
         if some.link(br.as_str()).is_some() {
             return Ok(some);
         }
     }
-    State::read()
+    State::read(socket)
+}
+
+/// How long a marked pair in the way, whose peer's namespace nothing
+/// visible holds but the kernel has not yet called dying, is given to show
+/// that it is dying. A namespace whose last process has exited keeps its
+/// last references for one RCU grace period (its sockets are freed that
+/// late), and only then does the kernel say it is dying; a grace period is
+/// milliseconds, this bound is generous. A pair still there when it passes
+/// (its namespace held by an open descriptor alone) is refused. The lock
+/// is not held meanwhile.
+const DYING_GRACE: Duration = Duration::from_millis(500);
+
+/// Removes those of `links` whose containers have exited (see the
+/// module's words), by index; returns the others.
+fn remove_dying(links: Vec<Link>, socket: &mut Socket) -> Result<(bool, Vec<Link>), Error> {
+    let mut removed = false;
+    let mut alive = Vec::new();
+    for link in links {
+        if !socket.peer_is_dying(&link)? {
+            alive.push(link);
+            continue;
+        }
+        match socket.change(request::delete_link(link.index)) {
+            Ok(_) => {}
+            Err(r) if gone(r.errno) => {}
+            Err(r) => {
+                return Err(r.error(format!(
+                    "cannot remove {}, whose container has exited",
+                    link.name
+                )))
+            }
+        }
+        removed = true;
+    }
+    Ok((removed, alive))
+}
+
+/// Whether a live process or a mount holds the namespace of `link`'s peer:
+/// a container that lives, not one on its way out. Asked only when a pair
+/// is in the way, so the walk through /proc costs nothing on the way of a
+/// setup without conflict.
+fn peer_is_held(link: &Link, socket: &mut Socket) -> Result<bool, Error> {
+    let Some(nsid) = link.peer_netnsid.filter(|id| *id >= 0) else {
+        return Ok(false);
+    };
+    for netns in crate::netns::held() {
+        if socket.nsid_of(std::os::fd::AsFd::as_fd(&netns))? == Some(nsid) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Waits, for at most [`DYING_GRACE`], until the kernel says the peer of
+/// each of `links` is dying or the link is gone, woken by its events.
+fn wait_for_dying(links: &[Link], socket: &mut Socket) -> Result<(), Error> {
+    // Subscribed before the first look, so that the kernel's word between
+    // the look and the wait still wakes us.
+    let mut events = LinkEvents::subscribe()?;
+    let deadline = Instant::now() + DYING_GRACE;
+    for link in links {
+        while !socket.peer_is_dying(link)? {
+            let said = events.next(deadline)?;
+            if said.is_empty() {
+                return Ok(());
+            }
+            if said
+                .iter()
+                .any(|e| matches!(e, LinkEvent::Deleted(l) if l.index == link.index))
+            {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// vethup: checks the request and the target, then plans and runs (or
 /// prints) the setup.
 pub fn up(request: &Up, mode: Mode) -> Result<(), Error> {
     request.validate()?;
-    request.target.open()?;
-    let mut tries = 0;
+    let netns = request.target.open()?;
+    let mut socket = Socket::here()?;
+    if mode == Mode::DryRun {
+        let plan = request.plan(&look(request, &mut socket)?, &netns)?;
+        return plan.execute(mode, &mut socket);
+    }
+    let mut waited = false;
     loop {
-        tries += 1;
-        let before = look(request)?;
-        let plan = request.plan(&before)?;
-        if mode == Mode::DryRun {
-            return plan.execute(mode);
+        let lock = LinkLock::take()?;
+        let mut state = look(request, &mut socket)?;
+        let (removed, alive) = remove_dying(request.ours_in_the_way(&state), &mut socket)?;
+        // A failure to tell is no verdict: the bounded wait decides then.
+        let live = waited
+            || alive
+                .iter()
+                .any(|l| peer_is_held(l, &mut socket).unwrap_or(false));
+        if alive.is_empty() || live {
+            if removed {
+                state = look(request, &mut socket)?;
+            }
+            let plan = request.plan(&state, &netns)?;
+            return plan
+                .run(&mut socket)
+                .map_err(|failure| request.explain(&plan, failure, &mut socket));
         }
-        let failure = match plan.try_execute() {
-            Ok(()) => return Ok(()),
-            Err(failure) => failure,
-        };
-        let after = State::read().ok();
-        let raced = after
-            .as_ref()
-            .is_some_and(|after| request.bridge_changed(&before, after));
-        if raced && tries < TRIES {
-            continue;
-        }
-        return Err(request.explain(&plan, failure, after.as_ref()));
+        // Pairs of ours in the way whose namespaces nothing holds but the
+        // kernel has not yet called dying: wait for its word without holding
+        // up other runs, then look again.
+        drop(lock);
+        wait_for_dying(&alive, &mut socket)?;
+        waited = true;
     }
 }
 
@@ -267,21 +360,12 @@ impl Down {
     /// ports. Refuses, before anything is done, a name that is not a veth
     /// made by vethup.
     pub fn plan(&self, state: &State) -> Result<Plan, Error> {
-        let mut leaving: Vec<&str> = Vec::new();
+        let mut leaving: Vec<&Link> = Vec::new();
         if self.all {
-            leaving.extend(
-                state
-                    .links
-                    .iter()
-                    .filter(|l| is_ours(l))
-                    .map(|l| l.name.as_str()),
-            );
+            leaving.extend(state.links.iter().filter(|l| is_ours(l)));
         } else {
             for name in &self.names {
                 let name = name.as_str();
-                if leaving.contains(&name) {
-                    continue;
-                }
                 match state.link(name) {
                     None if self.if_exists => {}
                     None => {
@@ -301,15 +385,14 @@ impl Down {
                              (it has no alias {MARK})"
                         )))
                     }
-                    Some(_) => leaving.push(name),
+                    Some(link) if leaving.iter().any(|l| l.index == link.index) => {}
+                    Some(link) => leaving.push(link),
                 }
             }
         }
-        let mut plan = Plan::new();
-        for name in &leaving {
-            plan.step(format!("remove {name}"), ["link", "del", name]);
-        }
-        plan.extend(remove_bridges(bridge::emptied(state, &leaving)));
+        let indexes: Vec<u32> = leaving.iter().map(|l| l.index).collect();
+        let mut plan = removals(leaving);
+        plan.extend(removals(bridge::emptied(state, &indexes)));
         Ok(plan)
     }
 }
@@ -318,52 +401,54 @@ fn is_ours(link: &Link) -> bool {
     link.is("veth") && link.marked(MARK)
 }
 
-fn remove_bridges(bridges: Vec<&Link>) -> Plan {
+/// Steps that remove `links`, by index.
+fn removals(links: Vec<&Link>) -> Plan {
     let mut plan = Plan::new();
-    for br in bridges {
-        plan.step(
-            format!("remove the bridge {}, which has no ports left", br.name),
-            ["link", "del", &br.name],
-        );
+    for link in links {
+        plan.step(Step::DeleteLink {
+            dev: Dev::known(&link.name, link.index),
+        });
     }
     plan
 }
 
 /// vethdown: checks every name, then removes (or prints the removal of)
 /// the pairs and the bridges they leave empty. Teardown carries on past a
-/// failed removal and reports it; an interface that vanished meanwhile (its
-/// namespace died, another vethdown got there first) is no failure.
+/// failed removal and reports them all; an interface that vanished
+/// meanwhile (its namespace died) is no failure.
 pub fn down(request: &Down, mode: Mode) -> Result<(), Error> {
-    let state = State::read()?;
-    let plan = request.plan(&state)?;
-    let failures = plan.execute_all(mode)?;
+    let mut socket = Socket::here()?;
+    let _lock = match mode {
+        Mode::Run => Some(LinkLock::take()?),
+        Mode::DryRun => None,
+    };
+    let links_only = |socket: &mut Socket| -> Result<State, Error> {
+        Ok(State {
+            links: socket.links()?,
+            addresses: Vec::new(),
+        })
+    };
+    let plan = request.plan(&links_only(&mut socket)?)?;
     if mode == Mode::DryRun {
-        return Ok(());
+        return plan.execute(mode, &mut socket);
     }
-    let mut errors: Vec<Error> = failures
+    let mut errors: Vec<Error> = plan
+        .run_all(&mut socket)
         .into_iter()
-        .filter(|f| !f.no_such_device())
-        .map(Error::from)
+        .map(|f| f.error)
+        .filter(|e| !e.errno().is_some_and(gone))
         .collect();
-    // Two vethdowns removing the last two ports of a bridge each saw the
-    // other's port still there; whoever looks now removes it.
-    let now = State::read()?;
-    let late = remove_bridges(bridge::emptied(&now, &[]));
+    // A port whose namespace died while we acted may have left a bridge
+    // of ours empty; no vethup attaches while we hold the lock.
+    let now = links_only(&mut socket)?;
     errors.extend(
-        late.execute_all(mode)?
+        removals(bridge::emptied(&now, &[]))
+            .run_all(&mut socket)
             .into_iter()
-            .filter(|f| !f.no_such_device())
-            .map(Error::from),
+            .map(|f| f.error)
+            .filter(|e| !e.errno().is_some_and(gone)),
     );
-    let count = errors.len();
-    match errors.into_iter().next() {
-        None => Ok(()),
-        Some(first) if count == 1 => Err(first),
-        Some(first) => Err(Error::failed(format!(
-            "{first} (and {} more failures)",
-            count - 1
-        ))),
-    }
+    Error::all(errors)
 }
 
 #[cfg(test)]
@@ -375,13 +460,9 @@ mod tests {
         State {
             links: vec![
                 Link {
-                    index: 1,
-                    name: "lo".into(),
                     kind: None,
-                    alias: None,
-                    master: None,
-                    mtu: Some(65536),
                     altnames: vec!["loopback".into()],
+                    ..Link::made(1, "lo", "", None, None)
                 },
                 Link::made(2, "up0", "veth", None, None),
                 Link::made(3, "ifb0", "ifb", None, None),
@@ -411,17 +492,21 @@ mod tests {
         request
     }
 
+    fn plan(request: &Up, state: &State) -> Result<Plan, Error> {
+        request.plan(state, &Netns::for_plans(request.target.clone()))
+    }
+
     fn script(args: &str, state: &State) -> String {
         let request = up(args);
         request.validate().unwrap();
-        request.plan(state).unwrap().script()
+        plan(&request, state).unwrap().script()
     }
 
     fn refusal(args: &str, state: &State) -> String {
         let request = up(args);
         match request.validate() {
             Err(e) => e.to_string(),
-            Ok(()) => request.plan(state).unwrap_err().to_string(),
+            Ok(()) => plan(&request, state).unwrap_err().to_string(),
         }
     }
 
@@ -429,10 +514,10 @@ mod tests {
     fn the_default_pair() {
         assert_eq!(
             script("veth0 4242", &host()),
-            "ip link add veth0 type veth peer name eth0 netns /proc/4242/ns/net\n\
-             ip link set veth0 alias nsnet:vethup\n\
+            "ip link add name veth0 type veth peer name eth0 netns /proc/4242/ns/net\n\
+             ip link set dev veth0 alias nsnet:vethup\n\
              ip addr add 10.0.0.1/24 dev veth0\n\
-             ip link set veth0 up\n"
+             ip link set dev veth0 up\n"
         );
     }
 
@@ -443,36 +528,32 @@ mod tests {
                 "v1 c1 --ifname net0 --mtu 1400 --addr 10.1.0.1/24 --addr fd00:1::1/64",
                 &host()
             ),
-            "ip link add v1 mtu 1400 type veth peer name net0 mtu 1400 netns /run/netns/c1\n\
-             ip link set v1 alias nsnet:vethup\n\
+            "ip link add name v1 mtu 1400 type veth peer name net0 mtu 1400 netns /run/netns/c1\n\
+             ip link set dev v1 alias nsnet:vethup\n\
              ip addr add 10.1.0.1/24 dev v1\n\
              ip addr add fd00:1::1/64 dev v1 nodad\n\
-             ip link set v1 up\n"
+             ip link set dev v1 up\n"
         );
     }
 
     #[test]
     fn only_the_creation_has_an_undo() {
-        let plan = up("veth0 4242").plan(&host()).unwrap();
-        let undos: Vec<_> = plan.steps().iter().map(|s| s.undo.clone()).collect();
-        assert_eq!(
-            undos[0],
-            Some(vec!["link".into(), "del".into(), "veth0".into()])
-        );
-        assert!(undos[1..].iter().all(Option::is_none));
+        let plan = plan(&up("veth0 4242"), &host()).unwrap();
+        let undone: Vec<bool> = plan.entries().iter().map(|e| e.undone_on_failure).collect();
+        assert_eq!(undone, [true, false, false, false]);
     }
 
     #[test]
     fn a_missing_bridge_is_created_with_the_addresses() {
         assert_eq!(
             script("c1 /run/netns/a --bridge nsbr0 --mtu 1400", &host()),
-            "ip link add nsbr0 mtu 1400 type bridge\n\
-             ip link set nsbr0 alias nsnet:vethup\n\
+            "ip link add name nsbr0 mtu 1400 type bridge\n\
+             ip link set dev nsbr0 alias nsnet:vethup\n\
              ip addr add 10.0.0.1/24 dev nsbr0\n\
-             ip link set nsbr0 up\n\
-             ip link add c1 mtu 1400 master nsbr0 type veth peer name eth0 mtu 1400 netns /run/netns/a\n\
-             ip link set c1 alias nsnet:vethup\n\
-             ip link set c1 up\n"
+             ip link set dev nsbr0 up\n\
+             ip link add name c1 mtu 1400 master nsbr0 type veth peer name eth0 mtu 1400 netns /run/netns/a\n\
+             ip link set dev c1 alias nsnet:vethup\n\
+             ip link set dev c1 up\n"
         );
     }
 
@@ -489,9 +570,9 @@ mod tests {
         });
         assert_eq!(
             script("c2 77 --bridge nsbr0", &state),
-            "ip link add c2 master nsbr0 type veth peer name eth0 netns /proc/77/ns/net\n\
-             ip link set c2 alias nsnet:vethup\n\
-             ip link set c2 up\n"
+            "ip link add name c2 master nsbr0 type veth peer name eth0 netns /proc/77/ns/net\n\
+             ip link set dev c2 alias nsnet:vethup\n\
+             ip link set dev c2 up\n"
         );
     }
 
@@ -574,12 +655,12 @@ mod tests {
     fn down_removes_the_pair_and_an_emptied_bridge() {
         assert_eq!(
             down(&["veth0"], false, false).unwrap(),
-            "ip link del veth0\n"
+            "ip link del dev veth0\n"
         );
-        assert_eq!(down(&["c1"], false, false).unwrap(), "ip link del c1\n");
+        assert_eq!(down(&["c1"], false, false).unwrap(), "ip link del dev c1\n");
         assert_eq!(
             down(&["c1", "c2", "c1"], false, false).unwrap(),
-            "ip link del c1\nip link del c2\nip link del nsbr0\n"
+            "ip link del dev c1\nip link del dev c2\nip link del dev nsbr0\n"
         );
     }
 
@@ -587,7 +668,7 @@ mod tests {
     fn down_all_takes_exactly_what_is_marked() {
         assert_eq!(
             down(&[], false, true).unwrap(),
-            "ip link del c1\nip link del c2\nip link del veth0\nip link del nsbr0\n"
+            "ip link del dev c1\nip link del dev c2\nip link del dev veth0\nip link del dev nsbr0\n"
         );
     }
 
