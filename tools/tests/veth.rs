@@ -275,8 +275,14 @@ fn two_containers_on_a_new_bridge_reach_each_other_and_the_host() {
     );
     lab.sh_ok("ping -c1 -W2 10.0.0.2 && ping -c1 -W2 10.0.0.3");
 
+    // The bridge keeps the address it was made with as ports come and go,
+    // so the containers' neighbour entries for their gateway stay right.
+    let address = || lab.sh_ok("ip -br link show dev nsbr0 | awk '{print $3}'");
+    let made_with = address();
     lab.run(&["vethdown", "c1"]).expect_ok("vethdown c1");
     assert!(exists(&lab, "nsbr0"), "the bridge went with a port left");
+    assert_eq!(address(), made_with, "the bridge took its port's address");
+    inside(&lab, c2.pid(), "ping -c1 -W2 10.0.0.1");
     lab.run(&["vethdown", "c2"]).expect_ok("vethdown c2");
     assert!(!exists(&lab, "nsbr0"), "the bridge stayed without ports");
     lab.assert_unchanged(&before);

@@ -13,6 +13,7 @@ pub fn create(plan: &mut Plan, name: &IfName, addrs: &[HostCidr], mtu: Option<u3
     plan.undoable(Step::CreateBridge {
         name: name.clone(),
         mtu,
+        address: address_for(name),
     });
     let dev = Dev::made(name);
     plan.step(Step::SetAlias {
@@ -26,6 +27,21 @@ pub fn create(plan: &mut Plan, name: &IfName, addrs: &[HostCidr], mtu: Option<u3
         });
     }
     plan.step(Step::SetUp { dev, up: true });
+}
+
+/// The Ethernet address of bridge `name`: locally administered, unicast,
+/// and the same every time the bridge is made (FNV-1a of its name), so a
+/// printed plan is the plan that runs and a bridge made again keeps the
+/// address its containers' neighbour caches hold.
+pub fn address_for(name: &IfName) -> [u8; 6] {
+    let hash = name
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    let b = hash.to_be_bytes();
+    [0x02, b[3], b[4], b[5], b[6], b[7]]
 }
 
 /// A bridge vethup made.
@@ -50,6 +66,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_bridge_address_is_local_unicast_and_its_names_own() {
+        let a = address_for(&"nsbr0".parse().unwrap());
+        assert_eq!(a, address_for(&"nsbr0".parse().unwrap()));
+        assert_ne!(a, address_for(&"nsbr1".parse().unwrap()));
+        assert_eq!(a[0] & 0b11, 0b10, "locally administered, unicast: {a:02x?}");
+    }
+
+    #[test]
     fn a_new_bridge_is_marked_addressed_and_up() {
         let mut plan = Plan::new();
         let addrs = [
@@ -59,7 +83,7 @@ mod tests {
         create(&mut plan, &"nsbr0".parse().unwrap(), &addrs, Some(1400));
         assert_eq!(
             plan.script(),
-            "ip link add name nsbr0 mtu 1400 type bridge\n\
+            "ip link add name nsbr0 mtu 1400 address 02:88:7c:b1:22:9e type bridge\n\
              ip link set dev nsbr0 alias nsnet:vethup\n\
              ip addr add 10.0.0.1/24 dev nsbr0\n\
              ip addr add fd00::1/64 dev nsbr0 nodad\n\

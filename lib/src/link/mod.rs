@@ -73,9 +73,13 @@ pub enum Step {
         peer: IfName,
         netns: Netns,
     },
+    /// A bridge with an address of its own: without one the kernel gives
+    /// it the lowest of its ports' and changes it as ports come and go, and
+    /// every container behind it then loses its gateway's neighbour entry.
     CreateBridge {
         name: IfName,
         mtu: Option<u32>,
+        address: [u8; 6],
     },
     SetAlias {
         dev: Dev,
@@ -151,11 +155,12 @@ impl Step {
                 }
                 push(&["netns", &netns.path().to_string_lossy()]);
             }
-            Step::CreateBridge { name, mtu } => {
+            Step::CreateBridge { name, mtu, address } => {
                 push(&["link", "add", "name", name.as_str()]);
                 if let Some(mtu) = mtu {
                     push(&["mtu", &mtu.to_string()]);
                 }
+                push(&["address", &mac_text(address)]);
                 push(&["type", "bridge"]);
             }
             Step::SetAlias { dev, alias } => {
@@ -227,8 +232,8 @@ impl Step {
                 *mtu,
                 netns.fd(),
             ),
-            Step::CreateBridge { name, mtu } => {
-                request::new_bridge(name.as_str(), options(mtu, None)?)
+            Step::CreateBridge { name, mtu, address } => {
+                request::new_bridge(name.as_str(), options(mtu, None)?, *address)
             }
             Step::SetAlias { dev, alias } => request::set_alias(index.of(dev)?, alias),
             Step::AddAddress { dev, addr } => {
@@ -498,6 +503,12 @@ pub fn check_mtu(mtu: u32, addrs: &[HostCidr]) -> Result<(), Error> {
     }
 }
 
+/// An Ethernet address as `ip` writes it: `02:5e:00:1a:2b:3c`.
+fn mac_text(address: &[u8; 6]) -> String {
+    let bytes: Vec<String> = address.iter().map(|b| format!("{b:02x}")).collect();
+    bytes.join(":")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,6 +526,7 @@ mod tests {
         plan.undoable(Step::CreateBridge {
             name: name("type"),
             mtu: None,
+            address: [2, 0, 0, 0, 0, 1],
         })
         .step(Step::SetAlias {
             dev: Dev::made(&name("type")),
@@ -541,7 +553,7 @@ mod tests {
         });
         assert_eq!(
             plan.script(),
-            "ip link add name type type bridge\n\
+            "ip link add name type address 02:00:00:00:00:01 type bridge\n\
              ip link set dev type alias nsnet:vethup\n\
              ip addr add fd00::1/64 dev -batch nodad\n\
              ip link set dev 'a;b'\\''c' down\n\
@@ -574,7 +586,8 @@ mod tests {
         assert_eq!(
             undo(Step::CreateBridge {
                 name: name("v0"),
-                mtu: None
+                mtu: None,
+                address: [2, 0, 0, 0, 0, 1],
             }),
             Some("remove v0".into())
         );

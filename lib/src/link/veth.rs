@@ -547,7 +547,7 @@ mod tests {
     fn a_missing_bridge_is_created_with_the_addresses() {
         assert_eq!(
             script("c1 /run/netns/a --bridge nsbr0 --mtu 1400", &host()),
-            "ip link add name nsbr0 mtu 1400 type bridge\n\
+            "ip link add name nsbr0 mtu 1400 address 02:88:7c:b1:22:9e type bridge\n\
              ip link set dev nsbr0 alias nsnet:vethup\n\
              ip addr add 10.0.0.1/24 dev nsbr0\n\
              ip link set dev nsbr0 up\n\

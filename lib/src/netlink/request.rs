@@ -80,13 +80,13 @@ pub fn new_veth(
     ))
 }
 
-/// A bridge.
-pub fn new_bridge(name: &str, options: NewLink) -> RouteNetlinkMessage {
-    RouteNetlinkMessage::NewLink(new_link(
-        name,
-        options,
-        vec![LinkInfo::Kind(InfoKind::Bridge)],
-    ))
+/// A bridge with the Ethernet address `address`.
+pub fn new_bridge(name: &str, options: NewLink, address: [u8; 6]) -> RouteNetlinkMessage {
+    let mut message = new_link(name, options, vec![LinkInfo::Kind(InfoKind::Bridge)]);
+    message
+        .attributes
+        .push(LinkAttribute::Address(address.to_vec()));
+    RouteNetlinkMessage::NewLink(message)
 }
 
 fn set_link(index: u32, change: impl FnOnce(&mut LinkMessage)) -> RouteNetlinkMessage {
