@@ -286,7 +286,7 @@ pub fn plain_words(stderr: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -353,20 +353,30 @@ mod tests {
         assert_eq!(out.stderr, "oops\n");
     }
 
+    /// Writes an executable script at `path` from a process of its own:
+    /// were this process to hold the file open for writing, a child that
+    /// another test forks meanwhile would inherit that descriptor until it
+    /// execs, and running the script would fail with ETXTBSY.
+    pub(crate) fn write_script(path: &std::path::Path, text: &str) {
+        let out = duct::cmd!("sh", "-c", "cat > \"$0\" && chmod 755 \"$0\"", path)
+            .stdin_bytes(text)
+            .unchecked()
+            .run()
+            .unwrap();
+        assert!(out.status.success(), "cannot write {}", path.display());
+    }
+
     #[test]
     fn a_delegate_gets_our_environment_with_changes_and_its_input() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("nsnet-delegate-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let plugin = dir.join("plugin");
-        std::fs::write(
+        write_script(
             &plugin,
             "#!/bin/sh\nread -r line\n\
              printf '%s|%s|%s|%s\\n' \"$CNI_COMMAND\" \"${HOME-unset}\" \"${PATH:+path}\" \"$line\"\n\
              echo said >&2\nexit 3\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
         let out = delegate(
             &plugin,
             &[("CNI_COMMAND", Some("DEL")), ("HOME", None)],

@@ -515,9 +515,6 @@ const ROWS: &[Row] = &[
         "operation not permitted")
         .without_net_admin()
         .after(NAT),
-    row(Permission, "netcheck", &["{holder}"], FAILED,
-        "cannot use the network namespace of PID {holder}: permission denied (run as root or with CAP_NET_ADMIN)")
-        .nobody(),
     row(Permission, "natctl", &["publish", "8080", "10.0.0.2:80"], FAILED,
         "cannot read nft table ip nsnet: operation not permitted")
         .without_net_admin(),
@@ -525,6 +522,9 @@ const ROWS: &[Row] = &[
         "cannot lock /run/nsnet/natctl.lock: permission denied (run as root or with CAP_NET_ADMIN)")
         .nobody()
         .after(PUBLISHED),
+    row(Permission, "netcheck", &["{holder}"], FAILED,
+        "cannot use the network namespace of PID {holder}: permission denied (run as root or with CAP_NET_ADMIN)")
+        .nobody(),
     row(Permission, "nsrun", &["--net", "--hook", "touch {ran}", "--", "touch", "{ran}"], WRAPPER,
         "cannot create the namespaces: operation not permitted (run as root, or add --user --map-root)")
         .nobody(),

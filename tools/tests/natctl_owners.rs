@@ -85,7 +85,6 @@ fn containers_share_a_subnet_and_the_last_one_out_takes_the_rules(backend: &str)
         ..a
     };
     let mut first = a.serve(&lab, SLEEP);
-    pin_bridge_address(&lab);
     let second = b.serve(&lab, SLEEP);
     let (pa, pb) = (pid_of(&lab, "ca"), pid_of(&lab, "cb"));
     let mut both = vec![pa.clone(), pb.clone()];

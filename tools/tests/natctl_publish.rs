@@ -117,7 +117,6 @@ fn published_ports_are_reached_from_everywhere_and_nothing_else_gets_in(backend:
     let lab = lab!();
     let before = lab.snapshot();
     let c1 = C1.serve(&lab, SERVE);
-    pin_bridge_address(&lab);
     let pid = C1.pid(&lab);
     let web = web_server(&lab, pid);
     for subnet in ["10.0.0.0/24", "fd00:10::/64", "10.0.1.0/24"] {

@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::link::bridge::{self, NewBridge};
 use crate::link::inside::LOOPBACK_INDEX;
 use crate::link::state::{Link, State};
-use crate::link::{Dev, Mac, Plan, Step};
+use crate::link::{fnv1a, Dev, Mac, Plan, Step};
 use crate::name::IfName;
 use crate::netns::Netns;
 use ipnet::IpNet;
@@ -57,24 +57,18 @@ pub fn parse_mark(net: &str, alias: &str) -> Option<Attachment> {
     })
 }
 
-/// FNV-1a, 64 bits: a hash that stays the same across builds and
-/// versions, so a name made by one version is found by the next.
-fn fnv1a(parts: &[&str]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain([0]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    hash
+/// The hash of `parts`, each ended by a NUL (so no two lists of parts
+/// hash alike by their concatenation alone): stable across versions, so a
+/// name made by one version is found by the next.
+fn hash(parts: &[&str]) -> u64 {
+    fnv1a(parts.iter().flat_map(|p| p.bytes().chain([0])))
 }
 
 /// The attachment's identity: its host end is named by it, and natctl
 /// records it as the owner (`cni:` and 16 hex digits) of the rules it
 /// holds.
 pub fn identity(net: &str, a: &Attachment) -> u64 {
-    fnv1a(&[net, a.container.as_str(), a.ifname.as_str()])
+    hash(&[net, a.container.as_str(), a.ifname.as_str()])
 }
 
 /// The host end's name: `nsc` and the first 12 hex digits of the
@@ -87,13 +81,7 @@ pub fn host_name(net: &str, a: &Attachment) -> IfName {
 }
 
 fn end_mac(end: &str, net: &str, a: &Attachment) -> Mac {
-    Mac::local(fnv1a(&[end, net, a.container.as_str(), a.ifname.as_str()]))
-}
-
-/// The bridge keeps one MAC whatever ports come and go, so the
-/// containers' neighbour entries for the gateway stay right.
-fn bridge_mac(net: &str) -> Mac {
-    Mac::local(fnv1a(&["bridge", net]))
+    Mac::local(hash(&[end, net, a.container.as_str(), a.ifname.as_str()]))
 }
 
 /// One address the IPAM plugin allotted, checked.
@@ -210,7 +198,6 @@ impl Setup<'_> {
                         NewBridge {
                             addrs: &gateways,
                             mtu,
-                            mac: Some(bridge_mac(self.net())),
                             mark: &bridge_mark(self.net()),
                         },
                     );
@@ -315,7 +302,7 @@ impl Setup<'_> {
         if let Some(br) = &self.config.bridge {
             result.interfaces.push(Interface {
                 name: br.to_string(),
-                mac: Some(bridge_mac(self.net()).to_string()),
+                mac: Some(bridge::address_for(br).to_string()),
                 ..Interface::default()
             });
         }

@@ -214,7 +214,6 @@ fn with_version(raw: &[u8], version: Version) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     /// A folder with fake IPAM plugins, removed on drop.
     struct Plugins(PathBuf);
@@ -232,17 +231,15 @@ mod tests {
         fn add(&self, name: &str, body: &str) {
             let path = self.0.join(name);
             let log = self.0.join("log");
-            std::fs::write(
+            crate::run::tests::write_script(
                 &path,
-                format!(
+                &format!(
                     "#!/bin/sh\nin=$(cat)\n\
                      v=$(printf '%s' \"$in\" | sed 's/.*\"cniVersion\":\"\\([^\"]*\\)\".*/\\1/')\n\
                      echo \"$CNI_COMMAND $v $CNI_CONTAINERID/$CNI_IFNAME ${{CNI_NETNS-nonetns}}\" >> {}\n{body}\n",
                     log.display()
                 ),
-            )
-            .unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            );
         }
 
         fn log(&self) -> String {

@@ -23,12 +23,12 @@ pub fn existing(state: &State, br: &IfName, host: &str) -> Result<Option<Dev>, E
     }
 }
 
-/// What a new bridge is made with besides its name.
+/// What a new bridge is made with besides its name (and its address,
+/// [`address_for`] the name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewBridge<'a> {
     pub addrs: &'a [HostCidr],
     pub mtu: Option<u32>,
-    pub mac: Option<Mac>,
     /// Its alias, the mark of whoever made it.
     pub mark: &'a str,
 }
@@ -39,7 +39,7 @@ pub fn create(plan: &mut Plan, name: &IfName, new: NewBridge<'_>) {
     plan.undoable(Step::CreateBridge {
         name: name.clone(),
         mtu: new.mtu,
-        mac: new.mac,
+        mac: address_for(name),
     });
     let dev = Dev::made(name);
     plan.step(Step::SetAlias {
@@ -54,6 +54,14 @@ pub fn create(plan: &mut Plan, name: &IfName, new: NewBridge<'_>) {
         });
     }
     plan.step(Step::SetUp { dev, up: true });
+}
+
+/// The Ethernet address of bridge `name`: locally administered, unicast,
+/// and the same every time the bridge is made (FNV-1a of its name), so a
+/// printed plan is the plan that runs and a bridge made again keeps the
+/// address its containers' neighbour caches hold.
+pub fn address_for(name: &IfName) -> Mac {
+    Mac::local(super::fnv1a(name.as_str().bytes()))
 }
 
 /// A bridge vethup made.
@@ -78,6 +86,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_bridge_address_is_local_unicast_and_its_names_own() {
+        let a = address_for(&"nsbr0".parse().unwrap());
+        assert_eq!(a, address_for(&"nsbr0".parse().unwrap()));
+        assert_ne!(a, address_for(&"nsbr1".parse().unwrap()));
+        assert_eq!(a.0[0] & 0b11, 0b10, "locally administered, unicast: {a}");
+    }
+
+    #[test]
     fn a_new_bridge_is_marked_addressed_and_up() {
         let mut plan = Plan::new();
         let addrs = [
@@ -90,13 +106,12 @@ mod tests {
             NewBridge {
                 addrs: &addrs,
                 mtu: Some(1400),
-                mac: None,
                 mark: MARK,
             },
         );
         assert_eq!(
             plan.script(),
-            "ip link add name nsbr0 mtu 1400 type bridge\n\
+            "ip link add name nsbr0 mtu 1400 address 02:88:7c:b1:22:9e type bridge\n\
              ip link set dev nsbr0 alias nsnet:vethup\n\
              ip addr add 10.0.0.1/24 dev nsbr0\n\
              ip addr add fd00::1/64 dev nsbr0 nodad\n\

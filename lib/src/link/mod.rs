@@ -34,6 +34,14 @@ use std::net::IpAddr;
 /// vethdown decides by this mark, never by a name pattern.
 pub const MARK: &str = "nsnet:vethup";
 
+/// FNV-1a, 64 bits: a hash that stays the same across builds and
+/// versions, so what one version derives from a name the next derives too.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// A link-layer address, given to a link as it is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Mac(pub [u8; 6]);
@@ -99,11 +107,13 @@ pub enum Step {
         peer_mac: Option<Mac>,
         netns: Netns,
     },
+    /// A bridge with an address of its own: without one the kernel gives
+    /// it the lowest of its ports' and changes it as ports come and go, and
+    /// every container behind it then loses its gateway's neighbour entry.
     CreateBridge {
         name: IfName,
         mtu: Option<u32>,
-        /// A bridge given its address keeps it whatever ports come and go.
-        mac: Option<Mac>,
+        mac: Mac,
     },
     SetAlias {
         dev: Dev,
@@ -192,32 +202,30 @@ impl Step {
                 netns,
             } => {
                 push(&["link", "add", "name", name.as_str()]);
-                if let Some(mac) = mac {
-                    push(&["address", &mac.to_string()]);
-                }
                 if let Some(mtu) = mtu {
                     push(&["mtu", &mtu.to_string()]);
+                }
+                if let Some(mac) = mac {
+                    push(&["address", &mac.to_string()]);
                 }
                 if let Some(br) = master {
                     push(&["master", &br.name]);
                 }
                 push(&["type", "veth", "peer", "name", peer.as_str()]);
-                if let Some(mac) = peer_mac {
-                    push(&["address", &mac.to_string()]);
-                }
                 if let Some(mtu) = mtu {
                     push(&["mtu", &mtu.to_string()]);
+                }
+                if let Some(mac) = peer_mac {
+                    push(&["address", &mac.to_string()]);
                 }
                 push(&["netns", &netns.path().to_string_lossy()]);
             }
             Step::CreateBridge { name, mtu, mac } => {
                 push(&["link", "add", "name", name.as_str()]);
-                if let Some(mac) = mac {
-                    push(&["address", &mac.to_string()]);
-                }
                 if let Some(mtu) = mtu {
                     push(&["mtu", &mtu.to_string()]);
                 }
+                push(&["address", &mac.to_string()]);
                 push(&["type", "bridge"]);
             }
             Step::SetAlias { dev, alias } => {
@@ -308,7 +316,7 @@ impl Step {
                 netns.fd(),
             ),
             Step::CreateBridge { name, mtu, mac } => {
-                request::new_bridge(name.as_str(), options(mtu, None, mac)?)
+                request::new_bridge(name.as_str(), options(mtu, None, &Some(*mac))?)
             }
             Step::SetAlias { dev, alias } => request::set_alias(index.of(dev)?, alias),
             Step::AddAddress {
@@ -667,7 +675,7 @@ mod tests {
         plan.undoable(Step::CreateBridge {
             name: name("type"),
             mtu: None,
-            mac: None,
+            mac: Mac([2, 0, 0, 0, 0, 1]),
         })
         .step(Step::SetAlias {
             dev: Dev::made(&name("type")),
@@ -696,7 +704,7 @@ mod tests {
         });
         assert_eq!(
             plan.script(),
-            "ip link add name type type bridge\n\
+            "ip link add name type address 02:00:00:00:00:01 type bridge\n\
              ip link set dev type alias nsnet:vethup\n\
              ip addr add fd00::1/64 dev -batch nodad\n\
              ip link set dev 'a;b'\\''c' down\n\
@@ -717,7 +725,7 @@ mod tests {
         plan.undoable(Step::CreateBridge {
             name: name("br0"),
             mtu: None,
-            mac: Some(mac),
+            mac,
         })
         .step(Step::AddAddress {
             dev: Dev::known("eth0", 2),
@@ -793,7 +801,7 @@ mod tests {
             undo(Step::CreateBridge {
                 name: name("v0"),
                 mtu: None,
-                mac: None
+                mac: Mac([2, 0, 0, 0, 0, 1])
             }),
             Some("remove v0".into())
         );

@@ -1444,27 +1444,15 @@ pub fn check_out(out: &IfName) -> Result<(), Error> {
             c.escape_debug()
         )));
     }
-    // /proc/net is this namespace's view (unlike /sys, which shows the
-    // namespace that mounted it).
-    let dev = std::fs::read_to_string("/proc/net/dev")
-        .map_err(|e| Error::io("cannot list interfaces", &e))?;
-    if interfaces(&dev).any(|n| n == name) {
+    // Asked of the kernel by name; a rule matches the name, not an altname.
+    let link = crate::netlink::Socket::here()?.link(name)?;
+    if link.is_some_and(|l| l.name == name) {
         Ok(())
     } else {
         Err(Error::failed(format!(
             "cannot use --out {out}: no such interface (see ip link)"
         )))
     }
-}
-
-/// The interface names in /proc/net/dev: after its two header lines, each
-/// line's text before the first ':' (a name cannot hold one; it can hold
-/// the '|' of the headers).
-fn interfaces(dev: &str) -> impl Iterator<Item = &str> {
-    dev.lines()
-        .skip(2)
-        .filter_map(|l| l.split_once(':'))
-        .map(|(name, _)| name.trim())
 }
 
 fn sysctl_on(path: &str) -> bool {

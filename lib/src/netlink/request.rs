@@ -11,7 +11,7 @@ use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
-    RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use std::net::IpAddr;
@@ -157,6 +157,17 @@ pub fn get_link_by_index(index: u32, nsid: Option<i32>) -> RouteNetlinkMessage {
         message.attributes.push(LinkAttribute::IfNetnsId(nsid));
     }
     RouteNetlinkMessage::GetLink(message)
+}
+
+/// `GET` of the route the kernel would take to `addr` (`ip route get`).
+pub fn get_route(addr: IpAddr) -> RouteNetlinkMessage {
+    let mut message = RouteMessage::default();
+    message.header.address_family = family(&addr);
+    message.header.destination_prefix_length = if addr.is_ipv4() { 32 } else { 128 };
+    message
+        .attributes
+        .push(RouteAttribute::Destination(RouteAddress::from(addr)));
+    RouteNetlinkMessage::GetRoute(message)
 }
 
 fn family(addr: &IpAddr) -> AddressFamily {

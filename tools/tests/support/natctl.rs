@@ -274,11 +274,3 @@ pub fn tidy(lab: &Lab) {
          echo 0 > /proc/sys/net/ipv6/conf/all/forwarding",
     );
 }
-
-/// Gives the bridge nsbr0 an address of its own. A bridge left to choose
-/// takes the lowest address of its ports, so a container that leaves can
-/// change it under the others' ARP caches, and they lose their gateway
-/// for seconds (vethup should pin it when it makes the bridge).
-pub fn pin_bridge_address(lab: &Lab) {
-    lab.sh_ok("ip link set nsbr0 address 02:00:5e:00:53:01");
-}

@@ -111,7 +111,8 @@ pub fn tool(family: Family) -> &'static str {
     }
 }
 
-/// Splits an iptables-save line into words, honouring double quotes.
+/// Splits an iptables-save line into words, honouring double quotes
+/// (netcheck reads every rule with it too).
 pub(crate) fn words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
