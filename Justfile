@@ -32,13 +32,19 @@ bench:
     mv bench/RESULTS.md.new bench/RESULTS.md
     cat bench/RESULTS.md
 
+# podman run --rm … true on an nsnet network beside a CNI bridge and netavark, in a private lab; rewrites bench/cni.md (RUNS=20 by default)
+bench-cni:
+    ./deps bench
+    cargo build --workspace --release
+    target/release/labrun bash "$PWD/bench/cni.sh"
+
 # write man/TOOL.1 for every tool from man/src/TOOL.1 and its command line (`TOOL --generate man`), then lint them
 man:
     cargo build -p nsnet-tools
     for t in {{tools}}; do target/debug/$t --generate man > man/$t.1; done
     mandoc -Tlint -W warning man/*.1
 
-# binaries, man pages and bash/zsh/fish completions under PREFIX (`just install PREFIX=/usr/local` or `just install /opt/nsnet`)
+# binaries, man pages and bash/zsh/fish completions under PREFIX (`just install PREFIX=/usr/local` or `just install /opt/nsnet`); the CNI plugin nsnet in PREFIX/lib/cni, where runtimes look for plugins
 install PREFIX="/usr/local":
     #!/usr/bin/env bash
     set -euo pipefail
@@ -48,12 +54,18 @@ install PREFIX="/usr/local":
     bash="$prefix/share/bash-completion/completions"
     zsh="$prefix/share/zsh/site-functions"
     fish="$prefix/share/fish/vendor_completions.d"
-    install -d "$prefix/bin" "$prefix/share/man/man1" "$bash" "$zsh" "$fish"
+    install -d "$prefix/bin" "$prefix/lib/cni" "$prefix/share/man/man1" "$bash" "$zsh" "$fish"
     for t in {{tools}}; do
-        install -m755 "target/release/$t" "$prefix/bin/$t"
         "target/release/$t" --generate man > "$prefix/share/man/man1/$t.1"
+        # The CNI plugin goes where runtimes look for plugins, not on PATH.
+        if [ "$t" = nsnet ]; then
+            install -m755 target/release/nsnet "$prefix/lib/cni/nsnet"
+            continue
+        fi
+        install -m755 "target/release/$t" "$prefix/bin/$t"
         "target/release/$t" --generate complete-bash > "$bash/$t"
         "target/release/$t" --generate complete-zsh > "$zsh/_$t"
         "target/release/$t" --generate complete-fish > "$fish/$t.fish"
     done
-    echo "installed {{tools}} under $prefix"
+    echo "installed {{tools}} under $prefix, the CNI plugin as $prefix/lib/cni/nsnet"
+    echo "point the runtime at it: cni_plugin_dirs = [\"$prefix/lib/cni\", \"/usr/lib/cni\"] in containers.conf, or CNI_PATH=$prefix/lib/cni:/usr/lib/cni (see nsnet(1))"

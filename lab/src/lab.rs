@@ -436,7 +436,11 @@ impl Lab {
     /// the lab's PID namespace), with the workspace's binaries first on
     /// PATH.
     pub fn command<S: AsRef<OsStr>>(&self, argv: &[S]) -> Command {
-        self.doors.command(self.doors.host_net.clone(), argv)
+        let mut cmd = self.doors.command(self.doors.host_net.clone(), argv);
+        // A script run in the lab reaches this lab's internet (and no
+        // other lab's) through /proc/$NSNET_LAB_INTERNET/ns/net.
+        cmd.env("NSNET_LAB_INTERNET", self.internet.pid().to_string());
+        cmd
     }
 
     /// A command that runs in the network namespace of the lab's process

@@ -33,10 +33,11 @@ pub struct Snapshot {
     sections: BTreeMap<String, Vec<String>>,
 }
 
-/// Leaves out what follows the kernel's carrier detection, which lags
-/// behind configuration by up to a second (`NO-CARRIER`, `LOWER_UP`,
-/// `state DOWN`, `linkdown`): a snapshot taken right after a fast change
-/// must not differ from one taken a moment later.
+/// Leaves out what follows the kernel's carrier detection and IPv6
+/// duplicate-address detection, which lag behind configuration by up to a
+/// second or two (`NO-CARRIER`, `LOWER_UP`, `state DOWN`, `linkdown`,
+/// `tentative`): a snapshot taken right after a fast change must not
+/// differ from one taken a moment later.
 fn without_carrier(line: &str) -> String {
     let mut words: Vec<String> = Vec::new();
     let mut skip_next = false;
@@ -48,6 +49,8 @@ fn without_carrier(line: &str) -> String {
         match word {
             "state" => skip_next = true,
             "linkdown" => {}
+            // IPv6 duplicate-address detection runs on its own clock too.
+            "tentative" => {}
             _ => words.push(word.replace("NO-CARRIER,", "").replace(",LOWER_UP", "")),
         }
     }
@@ -71,6 +74,11 @@ fn without_timers(line: &str) -> String {
 
 fn normalise(section: &str, line: &str) -> Option<String> {
     if ["links", "addresses", "routes"].contains(&section) {
+        // The local route of a link-local address appears when its
+        // duplicate-address detection ends; the address itself is compared.
+        if section == "routes" && line.starts_with("local fe80::") {
+            return None;
+        }
         let line = without_carrier(line);
         if section == "links" && line.contains("_timer ") {
             return Some(without_timers(&line));

@@ -2,7 +2,7 @@
 //!
 //! Layers, imports pointing down only:
 //! 1. [`error`], [`exit`]: the error type with its exit status, and reporting.
-//! 2. [`name`], [`cidr`]: validated values; [`operand`]: `-` for stdin.
+//! 2. [`name`], [`cidr`], [`port`]: validated values; [`operand`]: `-` for stdin.
 //! 3. [`run`]: the external programs a plan runs (`nft`, `iptables`);
 //!    [`netlink`]: rtnetlink in-process (links, addresses, routes);
 //!    [`process`] starts the rest (hooks, commands).
@@ -18,6 +18,7 @@
 //! checks).
 
 pub mod cidr;
+pub mod cni;
 pub mod error;
 pub mod exit;
 pub mod ifwait;
@@ -30,6 +31,7 @@ pub mod netlink;
 pub mod netns;
 pub mod operand;
 pub mod pidfile;
+pub mod port;
 pub mod process;
 pub mod resolv;
 pub mod run;

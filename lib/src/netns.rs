@@ -157,6 +157,84 @@ impl fmt::Display for Target {
     }
 }
 
+/// Every network namespace that something visible still holds, but this
+/// process's own: the namespace of each live process in /proc, and each
+/// one bind-mounted somewhere (as `ip netns add` and container runtimes
+/// do), one open file each. A namespace whose last process has exited and
+/// that nothing mounts is not among them, even while the kernel still
+/// dismantles it. (A namespace held only by an open file descriptor is
+/// not found either.) Processes and mounts that vanish meanwhile are
+/// skipped.
+pub fn held() -> Vec<std::fs::File> {
+    let own = NsId::own().ok();
+    let mut seen: Vec<NsId> = own.into_iter().collect();
+    let mut files = Vec::new();
+    let processes = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|e| e.path().join("ns/net"));
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mounts = net_mounts(&mountinfo).into_iter().map(PathBuf::from);
+    for path in processes.chain(mounts) {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let id = NsId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
+        if seen.contains(&id) {
+            continue;
+        }
+        if let Ok(file) = std::fs::File::open(&path) {
+            seen.push(id);
+            files.push(file);
+        }
+    }
+    files
+}
+
+/// The mount points of network namespaces in `mountinfo` (its escapes of
+/// blanks and backslashes undone).
+fn net_mounts(mountinfo: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let fields: Vec<&str> = before.split_whitespace().collect();
+            let is_net = after.split_whitespace().next() == Some("nsfs")
+                && fields
+                    .get(3)
+                    .is_some_and(|root| namespace_kind(root) == Some("net"));
+            is_net.then(|| unescape_mount(fields.get(4)?)).flatten()
+        })
+        .collect()
+}
+
+/// A mountinfo path with its octal escapes (`\040` for a blank) undone.
+fn unescape_mount(field: &str) -> Option<String> {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && bytes.len() >= i + 4 {
+            let code = std::str::from_utf8(&bytes[i + 1..i + 4]).ok()?;
+            out.push(u8::from_str_radix(code, 8).ok()?);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// What an open file is: `net:[4026532281]` for a network namespace,
 /// `mnt:[…]` for another kind, else its path. A namespace file opened
 /// through /proc names itself so; one bind-mounted (as `ip netns add` does)
@@ -335,6 +413,15 @@ mod tests {
             Target::Name("c1".into()).to_string(),
             "the network namespace named c1"
         );
+    }
+
+    #[test]
+    fn mounted_network_namespaces_are_found_with_their_escapes_undone() {
+        let mountinfo = "22 1 0:21 / /run rw - tmpfs tmpfs rw\n\
+                         65 64 0:4 net:[4026532318] /run/netns/c1 rw shared:2 - nsfs nsfs rw\n\
+                         66 64 0:4 mnt:[4026532319] /run/m rw shared:2 - nsfs nsfs rw\n\
+                         67 64 0:4 net:[4026532320] /run/netns/a\\040b rw - nsfs nsfs rw\n";
+        assert_eq!(net_mounts(mountinfo), ["/run/netns/c1", "/run/netns/a b"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use crate::error::{may_suggest_root, Error};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// An external program and the Debian package that provides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,43 +90,14 @@ impl Command {
     /// Files need neither: the program runs to its end and what it wrote is
     /// read afterwards.
     pub fn output(&self) -> Result<Output, Error> {
-        use std::io::{Read, Seek, Write};
         let path = self.program.find()?;
-        let cannot = |e: std::io::Error| Error::io(format!("cannot run {}", self.program.name), &e);
-        let memfd = || -> Result<std::fs::File, Error> {
-            nix::sys::memfd::memfd_create(self.program.name, nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
-                .map(std::fs::File::from)
-                .map_err(|e| cannot(e.into()))
-        };
-        let mut expr = duct::cmd(path, &self.args).unchecked();
-        expr = match &self.stdin {
-            Some(input) => {
-                let mut file = memfd()?;
-                file.write_all(input.as_bytes())
-                    .and_then(|()| file.rewind())
-                    .map_err(cannot)?;
-                expr.stdin_file(file)
-            }
-            None => expr.stdin_null(),
-        };
-        let (mut stdout, mut stderr) = (memfd()?, memfd()?);
-        let status = expr
-            .stdout_file(stdout.try_clone().map_err(cannot)?)
-            .stderr_file(stderr.try_clone().map_err(cannot)?)
-            .run()
-            .map_err(cannot)?
-            .status;
-        let read = |file: &mut std::fs::File| -> Result<String, Error> {
-            let mut text = Vec::new();
-            file.rewind()
-                .and_then(|()| file.read_to_end(&mut text))
-                .map_err(cannot)?;
-            Ok(String::from_utf8_lossy(&text).into_owned())
-        };
+        let expr = duct::cmd(path, &self.args);
+        let stdin = self.stdin.as_ref().map(String::as_bytes);
+        let (success, stdout, stderr) = run_files(expr, self.program.name, stdin, true)?;
         Ok(Output {
-            success: status.success(),
-            stdout: read(&mut stdout)?,
-            stderr: read(&mut stderr)?,
+            success,
+            stdout,
+            stderr,
         })
     }
 
@@ -162,6 +133,74 @@ impl Command {
         }
         text
     }
+}
+
+/// Runs `expr` to its end with its input, output and (when `capture_err`)
+/// error in anonymous files (see [`Command::output`] for why not pipes),
+/// and returns its success, stdout and stderr (empty when not captured: it
+/// then goes to our own stderr).
+fn run_files(
+    expr: duct::Expression,
+    name: &str,
+    stdin: Option<&[u8]>,
+    capture_err: bool,
+) -> Result<(bool, String, String), Error> {
+    use std::io::{Read, Seek, Write};
+    let cannot = |e: std::io::Error| Error::io(format!("cannot run {name}"), &e);
+    let memfd = || -> Result<std::fs::File, Error> {
+        nix::sys::memfd::memfd_create(name, nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map(std::fs::File::from)
+            .map_err(|e| cannot(e.into()))
+    };
+    let mut expr = expr.unchecked();
+    expr = match stdin {
+        Some(input) => {
+            let mut file = memfd()?;
+            file.write_all(input)
+                .and_then(|()| file.rewind())
+                .map_err(cannot)?;
+            expr.stdin_file(file)
+        }
+        None => expr.stdin_null(),
+    };
+    let (mut stdout, mut stderr) = (memfd()?, memfd()?);
+    expr = expr.stdout_file(stdout.try_clone().map_err(cannot)?);
+    if capture_err {
+        expr = expr.stderr_file(stderr.try_clone().map_err(cannot)?);
+    }
+    let status = expr.run().map_err(cannot)?.status;
+    let read = |file: &mut std::fs::File| -> Result<String, Error> {
+        let mut text = Vec::new();
+        file.rewind()
+            .and_then(|()| file.read_to_end(&mut text))
+            .map_err(cannot)?;
+        Ok(String::from_utf8_lossy(&text).into_owned())
+    };
+    Ok((status.success(), read(&mut stdout)?, read(&mut stderr)?))
+}
+
+/// Runs a CNI plugin as its caller's delegate (the CNI specification's
+/// section 4): the program at `path` gets this process's environment with
+/// each of `env` set (or removed, for `None`) and `stdin` as its input; its
+/// stderr is ours. Returns its success and stdout (a result or an error,
+/// in JSON); only a program that cannot be started is an error here.
+pub fn delegate(path: &Path, env: &[(&str, Option<&str>)], stdin: &[u8]) -> Result<Output, Error> {
+    let mut expr = duct::cmd(path, std::iter::empty::<&str>());
+    for (key, value) in env {
+        expr = match value {
+            Some(value) => expr.env(key, value),
+            None => expr.env_remove(key),
+        };
+    }
+    let name = path
+        .file_name()
+        .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy());
+    let (success, stdout, _) = run_files(expr, &name, Some(stdin), false)?;
+    Ok(Output {
+        success,
+        stdout,
+        stderr: String::new(),
+    })
 }
 
 /// Whether commands are run or printed (`--dry-run`).
@@ -247,7 +286,7 @@ pub fn plain_words(stderr: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -312,6 +351,42 @@ mod tests {
         assert!(!out.success);
         assert_eq!(out.stdout, "one\ntwo\n");
         assert_eq!(out.stderr, "oops\n");
+    }
+
+    /// Writes an executable script at `path` from a process of its own:
+    /// were this process to hold the file open for writing, a child that
+    /// another test forks meanwhile would inherit that descriptor until it
+    /// execs, and running the script would fail with ETXTBSY.
+    pub(crate) fn write_script(path: &std::path::Path, text: &str) {
+        let out = duct::cmd!("sh", "-c", "cat > \"$0\" && chmod 755 \"$0\"", path)
+            .stdin_bytes(text)
+            .unchecked()
+            .run()
+            .unwrap();
+        assert!(out.status.success(), "cannot write {}", path.display());
+    }
+
+    #[test]
+    fn a_delegate_gets_our_environment_with_changes_and_its_input() {
+        let dir = std::env::temp_dir().join(format!("nsnet-delegate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plugin = dir.join("plugin");
+        write_script(
+            &plugin,
+            "#!/bin/sh\nread -r line\n\
+             printf '%s|%s|%s|%s\\n' \"$CNI_COMMAND\" \"${HOME-unset}\" \"${PATH:+path}\" \"$line\"\n\
+             echo said >&2\nexit 3\n",
+        );
+        let out = delegate(
+            &plugin,
+            &[("CNI_COMMAND", Some("DEL")), ("HOME", None)],
+            b"input\n",
+        )
+        .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!out.success);
+        assert_eq!(out.stdout, "DEL|unset|path|input\n");
+        assert_eq!(out.stderr, "", "a delegate's stderr is ours, not captured");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Each binary in `src/bin/` is one line calling its module's `main`.
 
 pub mod cli;
+pub mod cni;
 pub mod man;
 pub mod natctl;
 pub mod netcheck;

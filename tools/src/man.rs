@@ -90,14 +90,20 @@ fn name_line(cmd: &Command) -> String {
 }
 
 /// One usage line per subcommand (or one for the tool), then the line of
-/// `--help` and `--version`.
+/// `--help` and `--version`. A tool with no arguments of its own, whose
+/// usage clap cannot derive (the CNI plugin's command line is its
+/// environment), states it once as clap's `override_usage`, and its
+/// `--help` and page both show it.
 fn synopsis(cmd: &Command) -> String {
     let mut lines = Vec::new();
     let subcommands: Vec<&Command> = cmd
         .get_subcommands()
         .filter(|s| !s.is_hide_set() && s.get_name() != "help")
         .collect();
-    if subcommands.is_empty() {
+    let own = cmd.get_arguments().any(|a| !is_info(a) && !a.is_hide_set());
+    if let Some(stated) = cmd.get_overridden_usage().filter(|_| !own) {
+        lines.push(stated_usage(cmd.get_name(), &stated.to_string()));
+    } else if subcommands.is_empty() {
         lines.push(usage(cmd.get_name(), cmd));
     }
     for sub in subcommands {
@@ -119,6 +125,23 @@ fn synopsis(cmd: &Command) -> String {
         ));
     }
     lines.join(".br\n")
+}
+
+/// A usage stated in words: the tool's name bold, the variable of a
+/// `VAR=VALUE` word bold, a word in capitals (a value to give) italic,
+/// every other word as it is.
+fn stated_usage(name: &str, text: &str) -> String {
+    let mut roff = String::new();
+    for word in text.split_whitespace() {
+        let placeholder = word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+        roff += &match word.split_once('=') {
+            _ if word == name => format!(".B {}\n", escape(word)),
+            Some((var, value)) => format!(".BI {}= {}\n", escape(var), escape(value)),
+            None if placeholder => format!(".I {}\n", escape(word)),
+            None => format!("\\&{}\n", escape(word)),
+        };
+    }
+    roff
 }
 
 /// `NAME [--opt VALUE]... [--flag] OPERAND...` as roff, one word a line.
@@ -444,6 +467,30 @@ mod tests {
         assert_eq!(page.matches("\\fB\\-\\-dry\\-run\\fR").count(), 1, "{page}");
         assert!(page.contains("With del only.\n"));
         assert!(page.contains(".SH NAME\nctl \\- NAT for a subnet\n"));
+    }
+
+    /// A plugin run by its environment, as nsnet is.
+    #[derive(Parser, Debug)]
+    #[command(
+        name = "plug",
+        version,
+        override_usage = "CNI_COMMAND=ADD|DEL CNI_IFNAME=NAME plug < CONFIG",
+        about = "CNI plugin: a test"
+    )]
+    struct Plug {}
+
+    #[test]
+    fn a_stated_usage_is_the_synopsis() {
+        let source = ".TH PLUG 1\n.SH NAME\n.SH SYNOPSIS\n.SH OPTIONS\n";
+        let page = page(&Plug::command(), source).unwrap();
+        assert!(
+            page.contains(
+                ".SH SYNOPSIS\n.BI CNI_COMMAND= ADD|DEL\n.BI CNI_IFNAME= NAME\n\
+                 .B plug\n\\&<\n.I CONFIG\n.br\n.B plug\n.BR \\-\\-help | \\-\\-version\n"
+            ),
+            "{page}"
+        );
+        assert!(page.contains(".SH NAME\nplug \\- CNI plugin: a test\n"));
     }
 
     #[test]

@@ -142,6 +142,19 @@ const NAT: Setup = Setup {
     undo: "natctl del 10.0.0.0/24 && echo 0 > /proc/sys/net/ipv4/ip_forward",
 };
 
+/// natctl's rules for 10.0.0.0/24, owned by the lab's container holder.
+const NAT_OWNED: Setup = Setup {
+    make: "natctl add --owner {host} 10.0.0.0/24",
+    undo: "natctl del 10.0.0.0/24 && echo 0 > /proc/sys/net/ipv4/ip_forward",
+};
+
+/// A published port, for rows that must leave it alone. The lab has no
+/// interface toward 10.0.0.2, so no route_localnet is touched.
+const PUBLISHED: Setup = Setup {
+    make: "natctl publish 8080 10.0.0.2:80",
+    undo: "natctl unpublish 8080 && echo 0 > /proc/sys/net/ipv4/ip_forward",
+};
+
 use What::*;
 
 #[rustfmt::skip]
@@ -321,7 +334,8 @@ const ROWS: &[Row] = &[
     row(Options, "vethdown", &[], USAGE, "required arguments were not provided: <HOSTIF>"),
     row(Options, "vethdown", &["--all", "v0"], USAGE, "'--all' cannot be used with"),
     row(Options, "vethdown", &["--force", "v0"], USAGE, "unexpected argument '--force'"),
-    row(Options, "natctl", &[], USAGE, "no subcommand given (add, del, list, flush)"),
+    row(Options, "natctl", &[], USAGE,
+        "no subcommand given (add, del, publish, unpublish, list, gc, flush)"),
     row(Options, "natctl", &["frob"], USAGE, "unrecognized subcommand 'frob'"),
     row(Options, "natctl", &["add"], USAGE, "required arguments were not provided: <SUBNET>"),
     row(Options, "natctl", &["del"], USAGE, "required arguments were not provided: <SUBNET>"),
@@ -345,6 +359,46 @@ const ROWS: &[Row] = &[
     row(Options, "natctl", &["add", "--out", "up0", "10.0.0.0/24"], FAILED,
         "it is already masqueraded with out=any")
         .after(NAT),
+    row(Options, "natctl", &["publish", "8080", "10.0.0.3:80"], FAILED,
+        "cannot publish tcp 8080: it is already published (publish tcp 8080 -> 10.0.0.2:80 host=any")
+        .after(PUBLISHED),
+    row(Options, "natctl", &["publish", "8070-8090", "10.0.0.3:70-90"], FAILED,
+        "it is already published (publish tcp 8080 -> 10.0.0.2:80 host=any")
+        .after(PUBLISHED),
+    row(Options, "natctl", &["publish", "0", "10.0.0.2:80"], USAGE,
+        "invalid port '0': ports are 1 to 65535"),
+    row(Options, "natctl", &["publish", "8080", "10.0.0.2:65536"], USAGE,
+        "invalid destination '10.0.0.2:65536': invalid port '65536': ports are 1 to 65535"),
+    row(Options, "natctl", &["publish", "65536", "10.0.0.2:80"], USAGE,
+        "invalid port '65536': ports are 1 to 65535"),
+    row(Options, "natctl", &["publish", "8000-8010", "10.0.0.2:80-85"], USAGE,
+        "cannot map 8000-8010 to 80-85: ranges of different lengths (11 and 6 ports)"),
+    row(Options, "natctl", &["publish", "8010-8000", "10.0.0.2:80"], USAGE,
+        "invalid port range '8010-8000': 8010 is above 8000"),
+    row(Options, "natctl", &["publish", "8080", "container:80"], USAGE,
+        "invalid destination 'container:80': not an IP address"),
+    row(Options, "natctl", &["publish", "8080", "10.0.0.2"], USAGE,
+        "invalid destination '10.0.0.2': expected ADDRESS:PORT"),
+    row(Options, "natctl", &["publish", "8080", "fd00::2:80"], USAGE,
+        "write an IPv6 address in brackets, like [fd00::2]:80"),
+    row(Options, "natctl", &["publish", "--host", "2001:db8:100::2", "8080", "10.0.0.2:80"], USAGE,
+        "the host address and the destination are of different address families"),
+    row(Options, "natctl", &["publish", "--owner", "{dead}", "8080", "10.0.0.2:80"], FAILED,
+        "invalid owner {dead}: no such process"),
+    row(Options, "natctl", &["add", "--owner", "{dead}", "10.0.0.0/24"], FAILED,
+        "invalid owner {dead}: no such process"),
+    row(Options, "natctl", &["unpublish", "--udp", "8080"], FAILED,
+        "cannot delete udp 8080 host=any: natctl has no rules for it")
+        .after(PUBLISHED),
+    row(Options, "natctl", &["unpublish", "8080-8081"], FAILED,
+        "cannot delete tcp 8080-8081 host=any: natctl has no rules for it")
+        .after(PUBLISHED),
+    row(Options, "natctl", &["del", "--owner", "{holder}", "10.0.0.0/24"], FAILED,
+        "cannot delete 10.0.0.0/24 for owner {holder}: that process is not one of its owners")
+        .after(NAT_OWNED),
+    row(Options, "natctl", &["add", "-"], USAGE,
+        "stdin line 1: invalid line 'publish tcp 80 -> 10.0.0.2:80 colour=red': unknown word colour=")
+        .stdin("publish tcp 80 -> 10.0.0.2:80 colour=red\n"),
     row(Options, "nsrun", &["--", "touch", "{ran}"], WRAPPER, "no namespace given"),
     row(Options, "nsrun", &["--net"], WRAPPER, "required arguments were not provided: <COMMAND>"),
     row(Options, "nsrun", &["--net", "--hook", "touch {ran}", "--"], WRAPPER,
@@ -449,18 +503,25 @@ const ROWS: &[Row] = &[
         "cannot lock /run/nsnet/natctl.lock: permission denied")
         .nobody(),
     row(Permission, "natctl", &["add", "10.0.0.0/24"], FAILED,
-        "Operation not permitted")
+        "cannot read nft table ip nsnet: operation not permitted")
         .without_net_admin(),
     row(Permission, "natctl", &["add", "--backend", "iptables", "10.0.0.0/24"], FAILED,
-        "Permission denied")
+        "cannot read the iptables rules: operation not permitted")
         .without_net_admin(),
     row(Permission, "natctl", &["list"], FAILED,
-        "cannot read nft table ip nsnet: cache initialization failed: Operation not permitted")
+        "cannot read nft table ip nsnet: operation not permitted (run as root or with CAP_NET_ADMIN)")
         .nobody(),
     row(Permission, "natctl", &["flush"], FAILED,
-        "Operation not permitted")
+        "operation not permitted")
         .without_net_admin()
         .after(NAT),
+    row(Permission, "natctl", &["publish", "8080", "10.0.0.2:80"], FAILED,
+        "cannot read nft table ip nsnet: operation not permitted")
+        .without_net_admin(),
+    row(Permission, "natctl", &["gc"], FAILED,
+        "cannot lock /run/nsnet/natctl.lock: permission denied (run as root or with CAP_NET_ADMIN)")
+        .nobody()
+        .after(PUBLISHED),
     row(Permission, "netcheck", &["{holder}"], FAILED,
         "cannot use the network namespace of PID {holder}: permission denied (run as root or with CAP_NET_ADMIN)")
         .nobody(),

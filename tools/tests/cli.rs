@@ -261,6 +261,7 @@ fn the_lab_runs_the_binaries_cargo_built_for_this_test() {
         ("netinit", env!("CARGO_BIN_EXE_netinit")),
         ("natctl", env!("CARGO_BIN_EXE_natctl")),
         ("netcheck", env!("CARGO_BIN_EXE_netcheck")),
+        ("nsnet", env!("CARGO_BIN_EXE_nsnet")),
     ] {
         assert_eq!(nsnet_lab::bin(tool), PathBuf::from(built), "{tool}");
     }

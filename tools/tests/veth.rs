@@ -275,8 +275,14 @@ fn two_containers_on_a_new_bridge_reach_each_other_and_the_host() {
     );
     lab.sh_ok("ping -c1 -W2 10.0.0.2 && ping -c1 -W2 10.0.0.3");
 
+    // The bridge keeps the address it was made with as ports come and go,
+    // so the containers' neighbour entries for their gateway stay right.
+    let address = || lab.sh_ok("ip -br link show dev nsbr0 | awk '{print $3}'");
+    let made_with = address();
     lab.run(&["vethdown", "c1"]).expect_ok("vethdown c1");
     assert!(exists(&lab, "nsbr0"), "the bridge went with a port left");
+    assert_eq!(address(), made_with, "the bridge took its port's address");
+    inside(&lab, c2.pid(), "ping -c1 -W2 10.0.0.1");
     lab.run(&["vethdown", "c2"]).expect_ok("vethdown c2");
     assert!(!exists(&lab, "nsbr0"), "the bridge stayed without ports");
     lab.assert_unchanged(&before);
@@ -1026,6 +1032,32 @@ fn a_live_holder_of_the_name_or_the_address_is_refused() {
     );
     lab.assert_unchanged(&before);
     assert!(inside(&lab, c1.pid(), "ip -o link show dev eth0").contains("eth0"));
+}
+
+/// A namespace that no process is in but a mount holds (`ip netns add`,
+/// as container runtimes keep theirs) is a live container's too: its pair
+/// is refused, not waited out and removed.
+#[test]
+fn a_pair_into_a_mounted_namespace_without_processes_is_refused() {
+    let lab = lab!();
+    lab.sh_ok("ip netns add held && ip netns add other");
+    lab.run(&["vethup", "veth0", "held"])
+        .expect_ok("the mounted namespace's pair");
+    let before = lab.snapshot();
+    refused(
+        lab.run(&["vethup", "veth0", "other"]),
+        1,
+        "vethup: cannot create veth0: an interface with that name already exists",
+    );
+    refused(
+        lab.run(&["vethup", "veth1", "other"]),
+        1,
+        "vethup: cannot add 10.0.0.1/24 to veth1: 10.0.0.1 is already assigned to veth0",
+    );
+    lab.assert_unchanged(&before);
+    let peer = lab.sh_ok("ip -n held -o link show dev eth0");
+    assert!(peer.contains("eth0"), "{peer}");
+    lab.sh_ok("ip netns del held && ip netns del other");
 }
 
 /// TARGET files that are not namespaces are refused at once, whatever

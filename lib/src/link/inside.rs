@@ -120,6 +120,7 @@ impl Inside {
             plan.undoable(Step::AddAddress {
                 dev: dev.clone(),
                 addr: *addr,
+                prefix_route: true,
             });
         }
         let up = Step::SetUp {
@@ -132,9 +133,10 @@ impl Inside {
             plan.undoable(up);
         }
         for gw in &self.gateways {
-            plan.undoable(Step::AddDefaultRoute {
+            plan.undoable(Step::AddRoute {
                 dev: dev.clone(),
-                via: *gw,
+                to: super::anywhere(gw),
+                via: Some(*gw),
             });
         }
         if let Some(mtu) = self.mtu {
@@ -146,7 +148,7 @@ impl Inside {
 
 /// The index of loopback, the same in every namespace (the kernel makes it
 /// first, with this index, when it makes the namespace).
-const LOOPBACK_INDEX: u32 = 1;
+pub const LOOPBACK_INDEX: u32 = 1;
 
 /// A given gateway must be a host of one of the subnets, and not ours.
 fn check_gateway(gw: &IpAddr, addrs: &[HostCidr]) -> Result<(), Error> {

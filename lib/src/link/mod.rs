@@ -23,14 +23,44 @@ use crate::name::IfName;
 use crate::netlink::{request, Socket};
 use crate::netns::Netns;
 use crate::run::{shell_quote, Mode};
+use ipnet::IpNet;
 use netlink_packet_route::RouteNetlinkMessage;
 use nix::errno::Errno;
+use std::fmt;
 use std::net::IpAddr;
 
 /// The ownership mark: the interface alias of every veth and bridge that
 /// vethup creates, shown by `ip -d link` / `ip link` as `alias nsnet:vethup`.
 /// vethdown decides by this mark, never by a name pattern.
 pub const MARK: &str = "nsnet:vethup";
+
+/// FNV-1a, 64 bits: a hash that stays the same across builds and
+/// versions, so what one version derives from a name the next derives too.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A link-layer address, given to a link as it is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    /// A locally administered unicast address from 40 bits of `seed`.
+    pub fn local(seed: u64) -> Mac {
+        let b = seed.to_be_bytes();
+        Mac([0x02, b[3], b[4], b[5], b[6], b[7]])
+    }
+}
+
+impl fmt::Display for Mac {
+    /// `02:4a:80:14:0d:cd`, as `ip link` writes it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
 
 /// A link a step acts on: its name (for the script and for errors) and,
 /// when it existed before the plan, the index it has.
@@ -70,30 +100,45 @@ pub enum Step {
         mtu: Option<u32>,
         /// The bridge to attach `name` to, in the same request.
         master: Option<Dev>,
+        /// The link-layer addresses of `name` and `peer`; the kernel's
+        /// random ones when `None`.
+        mac: Option<Mac>,
         peer: IfName,
+        peer_mac: Option<Mac>,
         netns: Netns,
     },
+    /// A bridge with an address of its own: without one the kernel gives
+    /// it the lowest of its ports' and changes it as ports come and go, and
+    /// every container behind it then loses its gateway's neighbour entry.
     CreateBridge {
         name: IfName,
         mtu: Option<u32>,
+        mac: Mac,
     },
     SetAlias {
         dev: Dev,
-        alias: &'static str,
+        alias: String,
     },
     /// IPv6 addresses skip duplicate address detection (`nodad`), so they
     /// are usable at once instead of staying tentative for a second or more.
+    /// Without `prefix_route` the kernel adds no route to the address's
+    /// subnet (`noprefixroute`): the plan routes it itself.
     AddAddress {
         dev: Dev,
         addr: HostCidr,
+        prefix_route: bool,
     },
     SetUp {
         dev: Dev,
         up: bool,
     },
-    AddDefaultRoute {
+    /// A route in the main table to `to` (the default route when its
+    /// prefix is 0) out of `dev`: through the gateway `via`, or, without
+    /// one, to a destination on the link itself.
+    AddRoute {
         dev: Dev,
-        via: IpAddr,
+        to: IpNet,
+        via: Option<IpAddr>,
     },
     SetMtu {
         dev: Dev,
@@ -101,6 +146,18 @@ pub enum Step {
     },
     DeleteLink {
         dev: Dev,
+    },
+    /// Puts a link in device group `group` (from `was`): the links of one
+    /// group are removed together by [`Step::DeleteGroup`].
+    SetGroup {
+        dev: Dev,
+        group: u32,
+        was: u32,
+    },
+    /// Removes every link of device group `group` as one batch, which
+    /// costs the kernel one grace period instead of one per link.
+    DeleteGroup {
+        group: u32,
     },
 }
 
@@ -112,15 +169,19 @@ impl Step {
                 name, peer, netns, ..
             } => format!("create {name} with its peer {peer} in {}", netns.target()),
             Step::CreateBridge { name, .. } => format!("create the bridge {name}"),
-            Step::SetAlias { dev, .. } => format!("mark {} as vethup's", dev.name),
-            Step::AddAddress { dev, addr } => format!("add {addr} to {}", dev.name),
+            Step::SetAlias { dev, alias } => format!("mark {} as {alias}", dev.name),
+            Step::AddAddress { dev, addr, .. } => format!("add {addr} to {}", dev.name),
             Step::SetUp { dev, up: true } => format!("bring {} up", dev.name),
             Step::SetUp { dev, up: false } => format!("bring {} down", dev.name),
-            Step::AddDefaultRoute { dev, via } => {
-                format!("add the default route via {via} on {}", dev.name)
+            Step::AddRoute { dev, to, via } => {
+                format!("add the {} on {}", route_words(to, via), dev.name)
             }
             Step::SetMtu { dev, mtu } => format!("set the MTU of {} to {mtu}", dev.name),
             Step::DeleteLink { dev } => format!("remove {}", dev.name),
+            Step::SetGroup { dev, group, .. } => {
+                format!("put {} in device group {group}", dev.name)
+            }
+            Step::DeleteGroup { group } => format!("remove the links of device group {group}"),
         }
     }
 
@@ -135,12 +196,17 @@ impl Step {
                 name,
                 mtu,
                 master,
+                mac,
                 peer,
+                peer_mac,
                 netns,
             } => {
                 push(&["link", "add", "name", name.as_str()]);
                 if let Some(mtu) = mtu {
                     push(&["mtu", &mtu.to_string()]);
+                }
+                if let Some(mac) = mac {
+                    push(&["address", &mac.to_string()]);
                 }
                 if let Some(br) = master {
                     push(&["master", &br.name]);
@@ -149,22 +215,33 @@ impl Step {
                 if let Some(mtu) = mtu {
                     push(&["mtu", &mtu.to_string()]);
                 }
+                if let Some(mac) = peer_mac {
+                    push(&["address", &mac.to_string()]);
+                }
                 push(&["netns", &netns.path().to_string_lossy()]);
             }
-            Step::CreateBridge { name, mtu } => {
+            Step::CreateBridge { name, mtu, mac } => {
                 push(&["link", "add", "name", name.as_str()]);
                 if let Some(mtu) = mtu {
                     push(&["mtu", &mtu.to_string()]);
                 }
+                push(&["address", &mac.to_string()]);
                 push(&["type", "bridge"]);
             }
             Step::SetAlias { dev, alias } => {
                 push(&["link", "set", "dev", &dev.name, "alias", alias])
             }
-            Step::AddAddress { dev, addr } => {
+            Step::AddAddress {
+                dev,
+                addr,
+                prefix_route,
+            } => {
                 push(&["addr", "add", &addr.to_string(), "dev", &dev.name]);
                 if !addr.is_ipv4() {
                     push(&["nodad"]);
+                }
+                if !prefix_route {
+                    push(&["noprefixroute"]);
                 }
             }
             Step::SetUp { dev, up } => push(&[
@@ -174,19 +251,26 @@ impl Step {
                 &dev.name,
                 if *up { "up" } else { "down" },
             ]),
-            Step::AddDefaultRoute { dev, via } => push(&[
-                "route",
-                "add",
-                "default",
-                "via",
-                &via.to_string(),
-                "dev",
-                &dev.name,
-            ]),
+            Step::AddRoute { dev, to, via } => {
+                let to = if to.prefix_len() == 0 {
+                    "default".to_string()
+                } else {
+                    to.trunc().to_string()
+                };
+                push(&["route", "add", &to]);
+                if let Some(via) = via {
+                    push(&["via", &via.to_string()]);
+                }
+                push(&["dev", &dev.name]);
+            }
             Step::SetMtu { dev, mtu } => {
                 push(&["link", "set", "dev", &dev.name, "mtu", &mtu.to_string()])
             }
             Step::DeleteLink { dev } => push(&["link", "del", "dev", &dev.name]),
+            Step::SetGroup { dev, group, .. } => {
+                push(&["link", "set", "dev", &dev.name, "group", &group.to_string()])
+            }
+            Step::DeleteGroup { group } => push(&["link", "del", "group", &group.to_string()]),
         }
         args
     }
@@ -207,37 +291,52 @@ impl Step {
 
     /// The request that does the step, its links found by `index`.
     fn request(&self, index: &Indexes) -> Result<RouteNetlinkMessage, Error> {
-        let options = |mtu: &Option<u32>, master: Option<&Dev>| -> Result<_, Error> {
-            Ok(request::NewLink {
-                mtu: *mtu,
-                master: master.map(|m| index.of(m)).transpose()?,
-            })
-        };
+        let options =
+            |mtu: &Option<u32>, master: Option<&Dev>, mac: &Option<Mac>| -> Result<_, Error> {
+                Ok(request::NewLink {
+                    mtu: *mtu,
+                    master: master.map(|m| index.of(m)).transpose()?,
+                    mac: mac.map(|m| m.0),
+                })
+            };
         Ok(match self {
             Step::CreateVeth {
                 name,
                 mtu,
                 master,
+                mac,
                 peer,
+                peer_mac,
                 netns,
             } => request::new_veth(
                 name.as_str(),
-                options(mtu, master.as_ref())?,
+                options(mtu, master.as_ref(), mac)?,
                 peer.as_str(),
-                *mtu,
+                options(mtu, None, peer_mac)?,
                 netns.fd(),
             ),
-            Step::CreateBridge { name, mtu } => {
-                request::new_bridge(name.as_str(), options(mtu, None)?)
+            Step::CreateBridge { name, mtu, mac } => {
+                request::new_bridge(name.as_str(), options(mtu, None, &Some(*mac))?)
             }
             Step::SetAlias { dev, alias } => request::set_alias(index.of(dev)?, alias),
-            Step::AddAddress { dev, addr } => {
-                request::add_address(index.of(dev)?, addr.net(), !addr.is_ipv4())
-            }
+            Step::AddAddress {
+                dev,
+                addr,
+                prefix_route,
+            } => request::add_address(
+                index.of(dev)?,
+                addr.net(),
+                request::AddressFlags {
+                    nodad: !addr.is_ipv4(),
+                    prefix_route: *prefix_route,
+                },
+            ),
             Step::SetUp { dev, up } => request::set_up(index.of(dev)?, *up),
-            Step::AddDefaultRoute { dev, via } => request::add_default_route(index.of(dev)?, *via),
+            Step::AddRoute { dev, to, via } => request::add_route(index.of(dev)?, *to, *via),
             Step::SetMtu { dev, mtu } => request::set_mtu(index.of(dev)?, *mtu),
             Step::DeleteLink { dev } => request::delete_link(index.of(dev)?),
+            Step::SetGroup { dev, group, .. } => request::set_group(index.of(dev)?, *group),
+            Step::DeleteGroup { group } => request::delete_group(*group),
         })
     }
 
@@ -248,7 +347,7 @@ impl Step {
                 format!("remove {name}"),
                 request::delete_link(index.of(&Dev::made(name))?),
             )),
-            Step::AddAddress { dev, addr } => Some((
+            Step::AddAddress { dev, addr, .. } => Some((
                 format!("remove {addr} from {}", dev.name),
                 request::delete_address(index.of(dev)?, addr.net()),
             )),
@@ -256,13 +355,42 @@ impl Step {
                 format!("bring {} {}", dev.name, if *up { "down" } else { "up" }),
                 request::set_up(index.of(dev)?, !up),
             )),
-            Step::AddDefaultRoute { dev, via } => Some((
-                format!("remove the default route via {via} on {}", dev.name),
-                request::delete_default_route(index.of(dev)?, *via),
+            Step::AddRoute { dev, to, via } => Some((
+                format!("remove the {} on {}", route_words(to, via), dev.name),
+                request::delete_route(index.of(dev)?, *to, *via),
             )),
-            Step::SetAlias { .. } | Step::SetMtu { .. } | Step::DeleteLink { .. } => None,
+            Step::SetGroup { dev, group, was } => Some((
+                format!("put {} back from device group {group} in {was}", dev.name),
+                request::set_group(index.of(dev)?, *was),
+            )),
+            Step::SetAlias { .. }
+            | Step::SetMtu { .. }
+            | Step::DeleteLink { .. }
+            | Step::DeleteGroup { .. } => None,
         })
     }
+}
+
+/// Every address of `like`'s family: the destination of a default route.
+pub fn anywhere(like: &IpAddr) -> IpNet {
+    match like {
+        IpAddr::V4(_) => IpNet::V4(Default::default()),
+        IpAddr::V6(_) => IpNet::V6(Default::default()),
+    }
+}
+
+/// `default route via 10.0.0.1`, `route to 10.0.0.2/32`, `route to
+/// 10.1.0.0/24 via 10.1.0.1`.
+fn route_words(to: &IpNet, via: &Option<IpAddr>) -> String {
+    let mut words = if to.prefix_len() == 0 {
+        "default route".to_string()
+    } else {
+        format!("route to {}", to.trunc())
+    };
+    if let Some(via) = via {
+        words += &format!(" via {via}");
+    }
+    words
 }
 
 /// The indexes of the links a plan created so far, by name.
@@ -456,6 +584,38 @@ fn run_step(socket: &mut Socket, step: &Step, index: &mut Indexes) -> Result<(),
     Ok(())
 }
 
+/// A plan that removes `links` (found in `state`) together: a single link
+/// by its index; several put in a device group that no link of `state`
+/// is in, then removed as that group, so the kernel unregisters them as
+/// one batch and waits for one grace period, not one per link. A failure
+/// puts the groups back.
+pub fn removal(links: &[&state::Link], state: &state::State) -> Plan {
+    let mut plan = Plan::new();
+    match links {
+        [] => {}
+        [link] => {
+            plan.step(Step::DeleteLink {
+                dev: Dev::known(&link.name, link.index),
+            });
+        }
+        several => {
+            // Far from the small numbers people give groups by hand.
+            let group = (0x6e73_6e00..)
+                .find(|g| !state.links.iter().any(|l| l.group == *g))
+                .expect("a free device group");
+            for link in several {
+                plan.undoable(Step::SetGroup {
+                    dev: Dev::known(&link.name, link.index),
+                    group,
+                    was: link.group,
+                });
+            }
+            plan.step(Step::DeleteGroup { group });
+        }
+    }
+    plan
+}
+
 /// The errnos by which the kernel says the object of a removal is
 /// already gone: the link (ENODEV), the address (EADDRNOTAVAIL), the
 /// route (ESRCH).
@@ -515,22 +675,25 @@ mod tests {
         plan.undoable(Step::CreateBridge {
             name: name("type"),
             mtu: None,
+            mac: Mac([2, 0, 0, 0, 0, 1]),
         })
         .step(Step::SetAlias {
             dev: Dev::made(&name("type")),
-            alias: MARK,
+            alias: MARK.into(),
         })
         .step(Step::AddAddress {
             dev: Dev::made(&name("-batch")),
             addr: "fd00::1/64".parse().unwrap(),
+            prefix_route: true,
         })
         .step(Step::SetUp {
             dev: Dev::known("a;b'c", 7),
             up: false,
         })
-        .step(Step::AddDefaultRoute {
+        .step(Step::AddRoute {
             dev: Dev::known("dev", 8),
-            via: "10.0.0.1".parse().unwrap(),
+            to: "0.0.0.0/0".parse().unwrap(),
+            via: Some("10.0.0.1".parse().unwrap()),
         })
         .step(Step::SetMtu {
             dev: Dev::known("42", 9),
@@ -541,7 +704,7 @@ mod tests {
         });
         assert_eq!(
             plan.script(),
-            "ip link add name type type bridge\n\
+            "ip link add name type address 02:00:00:00:00:01 type bridge\n\
              ip link set dev type alias nsnet:vethup\n\
              ip addr add fd00::1/64 dev -batch nodad\n\
              ip link set dev 'a;b'\\''c' down\n\
@@ -549,6 +712,69 @@ mod tests {
              ip link set dev 42 mtu 1400\n\
              ip link del dev help\n"
         );
+    }
+
+    /// What the CNI plugin asks of a plan beyond vethup's: addresses of
+    /// its own choosing, an address without its subnet's route, routes
+    /// with and without a gateway.
+    #[test]
+    fn macs_prefix_routes_and_routes_in_scripts() {
+        let mac = Mac::local(0x0123_4567_89ab_cdef);
+        assert_eq!(mac.to_string(), "02:67:89:ab:cd:ef");
+        let mut plan = Plan::new();
+        plan.undoable(Step::CreateBridge {
+            name: name("br0"),
+            mtu: None,
+            mac,
+        })
+        .step(Step::AddAddress {
+            dev: Dev::known("eth0", 2),
+            addr: "10.1.0.2/24".parse().unwrap(),
+            prefix_route: false,
+        })
+        .step(Step::AddRoute {
+            dev: Dev::known("eth0", 2),
+            to: "10.1.0.1/32".parse().unwrap(),
+            via: None,
+        })
+        .step(Step::AddRoute {
+            dev: Dev::known("eth0", 2),
+            to: "10.1.0.9/24".parse().unwrap(),
+            via: Some("10.1.0.1".parse().unwrap()),
+        });
+        assert_eq!(
+            plan.script(),
+            "ip link add name br0 address 02:67:89:ab:cd:ef type bridge\n\
+             ip addr add 10.1.0.2/24 dev eth0 noprefixroute\n\
+             ip route add 10.1.0.1/32 dev eth0\n\
+             ip route add 10.1.0.0/24 via 10.1.0.1 dev eth0\n"
+        );
+        assert_eq!(
+            plan.entries()[3].step.what(),
+            "add the route to 10.1.0.0/24 via 10.1.0.1 on eth0"
+        );
+    }
+
+    #[test]
+    fn links_removed_together_go_as_one_unused_group() {
+        let mut state = state::State::default();
+        state.links = vec![
+            state::Link::made(3, "c1", "veth", None, Some(5)),
+            state::Link::made(5, "br0", "bridge", None, None),
+        ];
+        state.links[1].group = 0x6e73_6e00;
+        let one = removal(&[&state.links[0]], &state);
+        assert_eq!(one.script(), "ip link del dev c1\n");
+        let both = removal(&[&state.links[0], &state.links[1]], &state);
+        assert_eq!(
+            both.script(),
+            "ip link set dev c1 group 1853058561\n\
+             ip link set dev br0 group 1853058561\n\
+             ip link del group 1853058561\n"
+        );
+        let undone: Vec<bool> = both.entries().iter().map(|e| e.undone_on_failure).collect();
+        assert_eq!(undone, [true, true, false]);
+        assert!(removal(&[], &state).entries().is_empty());
     }
 
     #[test]
@@ -574,7 +800,8 @@ mod tests {
         assert_eq!(
             undo(Step::CreateBridge {
                 name: name("v0"),
-                mtu: None
+                mtu: None,
+                mac: Mac([2, 0, 0, 0, 0, 1])
             }),
             Some("remove v0".into())
         );
@@ -588,7 +815,8 @@ mod tests {
         assert_eq!(
             undo(Step::AddAddress {
                 dev: Dev::known("v0", 5),
-                addr: "10.0.0.1/24".parse().unwrap()
+                addr: "10.0.0.1/24".parse().unwrap(),
+                prefix_route: true
             }),
             Some("remove 10.0.0.1/24 from v0".into())
         );

@@ -20,8 +20,9 @@
 //! has just exited, and the kernel would remove the pair a moment later —
 //! is removed first, by its index. The kernel says a namespace is dying
 //! only once its last reference is gone, a grace period after its last
-//! process; vethup waits for that word, event-driven and bounded
-//! ([`DYING_GRACE`]), and refuses a pair whose container still lives.
+//! process. A pair whose peer's namespace a process or a mount still holds
+//! is a live container's, refused at once; for any other, vethup waits for
+//! the kernel's word, event-driven and bounded ([`DYING_GRACE`]).
 
 use super::lock::LinkLock;
 use super::state::{Link, State};
@@ -111,18 +112,19 @@ impl Up {
         let mut plan = Plan::new();
         let addrs = self.addresses();
         let master = match &self.bridge {
-            Some(br) => Some(match state.link(br.as_str()) {
-                Some(link) if !link.is("bridge") => {
-                    return Err(Error::failed(format!(
-                        "cannot attach {host} to {br}: {br} is {}, not a bridge",
-                        link.kind_words()
-                    )));
-                }
-                // Used as it is.
-                Some(link) => Dev::known(br.as_str(), link.index),
+            Some(br) => Some(match bridge::existing(state, br, host)? {
+                Some(dev) => dev,
                 None => {
                     check_free(state, &addrs, br.as_str())?;
-                    bridge::create(&mut plan, br, &addrs, self.mtu);
+                    bridge::create(
+                        &mut plan,
+                        br,
+                        bridge::NewBridge {
+                            addrs: &addrs,
+                            mtu: self.mtu,
+                            mark: MARK,
+                        },
+                    );
                     Dev::made(br)
                 }
             }),
@@ -136,19 +138,22 @@ impl Up {
             name: self.host.clone(),
             mtu: self.mtu,
             master,
+            mac: None,
             peer: self.ifname.clone(),
+            peer_mac: None,
             netns: netns.clone(),
         });
         let dev = Dev::made(&self.host);
         plan.step(Step::SetAlias {
             dev: dev.clone(),
-            alias: MARK,
+            alias: MARK.into(),
         });
         if !attached {
             for addr in &addrs {
                 plan.step(Step::AddAddress {
                     dev: dev.clone(),
                     addr: *addr,
+                    prefix_route: true,
                 });
             }
         }
@@ -231,13 +236,14 @@ fn look(request: &Up, socket: &mut Socket) -> Result<State, Error> {
     State::read(socket)
 }
 
-/// How long a marked pair in the way, whose peer's namespace still looks
-/// alive, is given to show that it is dying. A namespace whose last
-/// process has exited keeps its last references for one RCU grace period
-/// (its sockets are freed that late), and only then does the kernel say it
-/// is dying; a grace period is milliseconds, this bound is generous. A pair
-/// whose container lives is refused when it passes. The lock is not held
-/// meanwhile.
+/// How long a marked pair in the way, whose peer's namespace nothing
+/// visible holds but the kernel has not yet called dying, is given to show
+/// that it is dying. A namespace whose last process has exited keeps its
+/// last references for one RCU grace period (its sockets are freed that
+/// late), and only then does the kernel say it is dying; a grace period is
+/// milliseconds, this bound is generous. A pair still there when it passes
+/// (its namespace held by an open descriptor alone) is refused. The lock
+/// is not held meanwhile.
 const DYING_GRACE: Duration = Duration::from_millis(500);
 
 /// Removes those of `links` whose containers have exited (see the
@@ -263,6 +269,22 @@ fn remove_dying(links: Vec<Link>, socket: &mut Socket) -> Result<(bool, Vec<Link
         removed = true;
     }
     Ok((removed, alive))
+}
+
+/// Whether a live process or a mount holds the namespace of `link`'s peer:
+/// a container that lives, not one on its way out. Asked only when a pair
+/// is in the way, so the walk through /proc costs nothing on the way of a
+/// setup without conflict.
+fn peer_is_held(link: &Link, socket: &mut Socket) -> Result<bool, Error> {
+    let Some(nsid) = link.peer_netnsid.filter(|id| *id >= 0) else {
+        return Ok(false);
+    };
+    for netns in crate::netns::held() {
+        if socket.nsid_of(std::os::fd::AsFd::as_fd(&netns))? == Some(nsid) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Waits, for at most [`DYING_GRACE`], until the kernel says the peer of
@@ -304,7 +326,12 @@ pub fn up(request: &Up, mode: Mode) -> Result<(), Error> {
         let lock = LinkLock::take()?;
         let mut state = look(request, &mut socket)?;
         let (removed, alive) = remove_dying(request.ours_in_the_way(&state), &mut socket)?;
-        if alive.is_empty() || waited {
+        // A failure to tell is no verdict: the bounded wait decides then.
+        let live = waited
+            || alive
+                .iter()
+                .any(|l| peer_is_held(l, &mut socket).unwrap_or(false));
+        if alive.is_empty() || live {
             if removed {
                 state = look(request, &mut socket)?;
             }
@@ -313,8 +340,9 @@ pub fn up(request: &Up, mode: Mode) -> Result<(), Error> {
                 .run(&mut socket)
                 .map_err(|failure| request.explain(&plan, failure, &mut socket));
         }
-        // Pairs of ours in the way whose containers look alive: wait for
-        // the kernel's word without holding up other runs, then look again.
+        // Pairs of ours in the way whose namespaces nothing holds but the
+        // kernel has not yet called dying: wait for its word without holding
+        // up other runs, then look again.
         drop(lock);
         wait_for_dying(&alive, &mut socket)?;
         waited = true;
@@ -523,7 +551,7 @@ mod tests {
     fn a_missing_bridge_is_created_with_the_addresses() {
         assert_eq!(
             script("c1 /run/netns/a --bridge nsbr0 --mtu 1400", &host()),
-            "ip link add name nsbr0 mtu 1400 type bridge\n\
+            "ip link add name nsbr0 mtu 1400 address 02:88:7c:b1:22:9e type bridge\n\
              ip link set dev nsbr0 alias nsnet:vethup\n\
              ip addr add 10.0.0.1/24 dev nsbr0\n\
              ip link set dev nsbr0 up\n\

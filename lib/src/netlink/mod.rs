@@ -35,7 +35,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, SocketAddr};
 use nix::errno::Errno;
 use std::net::IpAddr;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// How often a dump is read again when changes keep interrupting it.
 const DUMP_TRIES: u32 = 10;
@@ -65,6 +65,8 @@ pub struct Link {
     /// as this namespace knows it (`IFLA_LINK_NETNSID`); negative when the
     /// kernel could not give it one (the namespace is being dismantled).
     pub peer_netnsid: Option<i32>,
+    /// Its device group (`ip link set … group N`; 0 by default).
+    pub group: u32,
 }
 
 impl Link {
@@ -106,6 +108,7 @@ impl Link {
             up: false,
             peer_index: None,
             peer_netnsid: None,
+            group: 0,
         }
     }
 
@@ -121,6 +124,7 @@ impl Link {
             up: message.header.flags.contains(LinkFlags::Up),
             peer_index: None,
             peer_netnsid: None,
+            group: 0,
         };
         for attribute in &message.attributes {
             match attribute {
@@ -132,6 +136,7 @@ impl Link {
                 LinkAttribute::Mtu(mtu) => link.mtu = Some(*mtu),
                 LinkAttribute::Link(index) => link.peer_index = Some(*index),
                 LinkAttribute::LinkNetNsId(id) => link.peer_netnsid = Some(*id),
+                LinkAttribute::Group(group) => link.group = *group,
                 LinkAttribute::PropList(props) => {
                     link.altnames = props
                         .iter()
@@ -483,6 +488,25 @@ impl Socket {
         }
     }
 
+    /// The id this namespace knows the namespace of `netns` (an open nsfs
+    /// file) by; `None` when it has given it none.
+    pub fn nsid_of(&mut self, netns: BorrowedFd<'_>) -> Result<Option<i32>, Error> {
+        use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+        let mut message = NsidMessage::default();
+        let fd = u32::try_from(netns.as_raw_fd()).expect("an open descriptor is not negative");
+        message.attributes.push(NsidAttribute::Fd(fd));
+        let answer = self
+            .get(RouteNetlinkMessage::GetNsId(message))
+            .map_err(|r| r.error("cannot ask for a namespace's id"))?;
+        Ok(match answer {
+            Some(RouteNetlinkMessage::NewNsId(m)) => m.attributes.iter().find_map(|a| match a {
+                NsidAttribute::Id(id) if *id >= 0 => Some(*id),
+                _ => None,
+            }),
+            _ => None,
+        })
+    }
+
     /// Every address of the namespace, both families.
     pub fn addresses(&mut self) -> Result<Vec<Address>, Error> {
         let answers = self.dump(
@@ -496,6 +520,20 @@ impl Socket {
                 _ => None,
             })
             .collect())
+    }
+
+    /// The route the kernel would take to `addr` (`ip route get`), `None`
+    /// when nothing reaches it.
+    pub fn route_to(&mut self, addr: IpAddr) -> Result<Option<Route>, Error> {
+        match self.get(request::get_route(addr)) {
+            Ok(answer) => Ok(answer.and_then(|m| match m {
+                RouteNetlinkMessage::NewRoute(r) => Route::parse(&r),
+                _ => None,
+            })),
+            // Unreachable: no route, which is an answer here.
+            Err(r) if matches!(r.errno, Errno::ENETUNREACH | Errno::EHOSTUNREACH) => Ok(None),
+            Err(r) => Err(r.error(format!("cannot look up the route to {addr}"))),
+        }
     }
 
     /// Every route of the namespace, of every table and both families.

@@ -4,12 +4,14 @@
 
 use ipnet::IpNet;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL};
-use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags as KernelAddressFlags, AddressHeaderFlags, AddressMessage,
+};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
-    RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use std::net::IpAddr;
@@ -34,20 +36,30 @@ pub struct NewLink {
     pub mtu: Option<u32>,
     /// The index of the bridge to attach it to, in the same request.
     pub master: Option<u32>,
+    /// Its link-layer address; the kernel picks one when `None`.
+    pub mac: Option<[u8; 6]>,
 }
 
-fn new_link(name: &str, options: NewLink, info: Vec<LinkInfo>) -> LinkMessage {
+/// The attributes of a new link, its kind's `info` last when given.
+fn new_link(name: &str, options: NewLink, info: Option<Vec<LinkInfo>>) -> LinkMessage {
     let mut message = LinkMessage::default();
     message
         .attributes
         .push(LinkAttribute::IfName(name.to_string()));
+    if let Some(mac) = options.mac {
+        message
+            .attributes
+            .push(LinkAttribute::Address(mac.to_vec()));
+    }
     if let Some(mtu) = options.mtu {
         message.attributes.push(LinkAttribute::Mtu(mtu));
     }
     if let Some(master) = options.master {
         message.attributes.push(LinkAttribute::Controller(master));
     }
-    message.attributes.push(LinkAttribute::LinkInfo(info));
+    if let Some(info) = info {
+        message.attributes.push(LinkAttribute::LinkInfo(info));
+    }
     message
 }
 
@@ -57,26 +69,20 @@ pub fn new_veth(
     name: &str,
     options: NewLink,
     peer: &str,
-    peer_mtu: Option<u32>,
+    peer_options: NewLink,
     peer_netns: BorrowedFd<'_>,
 ) -> RouteNetlinkMessage {
-    let mut peer_message = LinkMessage::default();
-    peer_message
-        .attributes
-        .push(LinkAttribute::IfName(peer.to_string()));
-    if let Some(mtu) = peer_mtu {
-        peer_message.attributes.push(LinkAttribute::Mtu(mtu));
-    }
+    let mut peer_message = new_link(peer, peer_options, None);
     peer_message
         .attributes
         .push(LinkAttribute::NetNsFd(peer_netns.as_raw_fd()));
     RouteNetlinkMessage::NewLink(new_link(
         name,
         options,
-        vec![
+        Some(vec![
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),
-        ],
+        ]),
     ))
 }
 
@@ -85,7 +91,7 @@ pub fn new_bridge(name: &str, options: NewLink) -> RouteNetlinkMessage {
     RouteNetlinkMessage::NewLink(new_link(
         name,
         options,
-        vec![LinkInfo::Kind(InfoKind::Bridge)],
+        Some(vec![LinkInfo::Kind(InfoKind::Bridge)]),
     ))
 }
 
@@ -121,6 +127,18 @@ pub fn delete_link(index: u32) -> RouteNetlinkMessage {
     RouteNetlinkMessage::DelLink(message)
 }
 
+pub fn set_group(index: u32, group: u32) -> RouteNetlinkMessage {
+    set_link(index, |m| m.attributes.push(LinkAttribute::Group(group)))
+}
+
+/// Deletes every link of device group `group` in one go: the kernel
+/// unregisters them as one batch, and waits for its grace period once.
+pub fn delete_group(group: u32) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.attributes.push(LinkAttribute::Group(group));
+    RouteNetlinkMessage::DelLink(message)
+}
+
 /// `GET` of the link called `name` (or with that altname).
 pub fn get_link_by_name(name: &str) -> RouteNetlinkMessage {
     let mut message = LinkMessage::default();
@@ -141,6 +159,17 @@ pub fn get_link_by_index(index: u32, nsid: Option<i32>) -> RouteNetlinkMessage {
     RouteNetlinkMessage::GetLink(message)
 }
 
+/// `GET` of the route the kernel would take to `addr` (`ip route get`).
+pub fn get_route(addr: IpAddr) -> RouteNetlinkMessage {
+    let mut message = RouteMessage::default();
+    message.header.address_family = family(&addr);
+    message.header.destination_prefix_length = if addr.is_ipv4() { 32 } else { 128 };
+    message
+        .attributes
+        .push(RouteAttribute::Destination(RouteAddress::from(addr)));
+    RouteNetlinkMessage::GetRoute(message)
+}
+
 fn family(addr: &IpAddr) -> AddressFamily {
     match addr {
         IpAddr::V4(_) => AddressFamily::Inet,
@@ -148,15 +177,41 @@ fn family(addr: &IpAddr) -> AddressFamily {
     }
 }
 
-/// An address as `ip addr add` sends it: IPv4 with its local address
-/// and, IPv6, without duplicate address detection when `nodad`.
-fn address(index: u32, net: IpNet, nodad: bool) -> AddressMessage {
+/// How a new address is added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressFlags {
+    /// IPv6: usable at once, without duplicate address detection.
+    pub nodad: bool,
+    /// The kernel adds the route to the address's subnet (else
+    /// `noprefixroute`).
+    pub prefix_route: bool,
+}
+
+impl AddressFlags {
+    /// What a removal names: no flags.
+    const NONE: AddressFlags = AddressFlags {
+        nodad: false,
+        prefix_route: true,
+    };
+}
+
+/// An address as `ip addr add` sends it: IPv4 with its local address,
+/// and the flags asked for.
+fn address(index: u32, net: IpNet, flags: AddressFlags) -> AddressMessage {
     let mut message = AddressMessage::default();
     message.header.family = family(&net.addr());
     message.header.prefix_len = net.prefix_len();
     message.header.index = index;
-    if nodad {
+    if flags.nodad {
         message.header.flags = AddressHeaderFlags::Nodad;
+    }
+    if !flags.prefix_route {
+        // Only the 32-bit flags attribute has room for this flag.
+        let mut all = KernelAddressFlags::Noprefixroute;
+        if flags.nodad {
+            all |= KernelAddressFlags::Nodad;
+        }
+        message.attributes.push(AddressAttribute::Flags(all));
     }
     if net.addr().is_ipv4() {
         message.attributes.push(AddressAttribute::Local(net.addr()));
@@ -167,34 +222,47 @@ fn address(index: u32, net: IpNet, nodad: bool) -> AddressMessage {
     message
 }
 
-pub fn add_address(index: u32, net: IpNet, nodad: bool) -> RouteNetlinkMessage {
-    RouteNetlinkMessage::NewAddress(address(index, net, nodad))
+pub fn add_address(index: u32, net: IpNet, flags: AddressFlags) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::NewAddress(address(index, net, flags))
 }
 
 pub fn delete_address(index: u32, net: IpNet) -> RouteNetlinkMessage {
-    RouteNetlinkMessage::DelAddress(address(index, net, false))
+    RouteNetlinkMessage::DelAddress(address(index, net, AddressFlags::NONE))
 }
 
-/// A default route via `gateway` out of link `index`, in the main table,
-/// as `ip route add default via GATEWAY dev NAME` makes it.
-fn default_route(index: u32, gateway: IpAddr) -> RouteMessage {
+/// A route to `to` out of link `index`, in the main table, as `ip route
+/// add TO [via GATEWAY] dev NAME` makes it: through a gateway it reaches
+/// the universe, without one it is on the link.
+fn route(index: u32, to: IpNet, gateway: Option<IpAddr>) -> RouteMessage {
     let mut message = RouteMessage::default();
-    message.header.address_family = family(&gateway);
+    message.header.address_family = family(&to.addr());
+    message.header.destination_prefix_length = to.prefix_len();
     message.header.table = RouteHeader::RT_TABLE_MAIN;
     message.header.protocol = RouteProtocol::Boot;
-    message.header.scope = RouteScope::Universe;
+    message.header.scope = if gateway.is_some() {
+        RouteScope::Universe
+    } else {
+        RouteScope::Link
+    };
     message.header.kind = RouteType::Unicast;
-    message
-        .attributes
-        .push(RouteAttribute::Gateway(gateway.into()));
+    if to.prefix_len() > 0 {
+        message
+            .attributes
+            .push(RouteAttribute::Destination(to.network().into()));
+    }
+    if let Some(gateway) = gateway {
+        message
+            .attributes
+            .push(RouteAttribute::Gateway(gateway.into()));
+    }
     message.attributes.push(RouteAttribute::Oif(index));
     message
 }
 
-pub fn add_default_route(index: u32, gateway: IpAddr) -> RouteNetlinkMessage {
-    RouteNetlinkMessage::NewRoute(default_route(index, gateway))
+pub fn add_route(index: u32, to: IpNet, gateway: Option<IpAddr>) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::NewRoute(route(index, to, gateway))
 }
 
-pub fn delete_default_route(index: u32, gateway: IpAddr) -> RouteNetlinkMessage {
-    RouteNetlinkMessage::DelRoute(default_route(index, gateway))
+pub fn delete_route(index: u32, to: IpNet, gateway: Option<IpAddr>) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::DelRoute(route(index, to, gateway))
 }

@@ -1,0 +1,180 @@
+#!/bin/bash
+# `podman run --rm … true` on three networks, interleaved in one run: an
+# nsnet network (bridge, ipMasq, host-local), a CNI bridge network (Debian's
+# bridge plugin with ipMasq and isGateway, host-local) and a netavark
+# network, beside `--network none`. For each run: the time podman's user
+# waits, and the network's share of it, two ways: the wait less the median
+# wait of `--network none`, and the sum of the wall times of every network
+# program podman starts (CNI plugins for VERSION, ADD, DEL with their IPAM
+# plugin; netavark setup and teardown), timed by a wrapper around each
+# that reads bash's clock after its own start, so the figure is the
+# program's start and run and nothing of the wrapper's.
+#
+# Two phases: each container alone on its network (so nsnet, which leaves
+# nothing behind, makes and removes its bridge and masquerade every time,
+# while Debian's bridge plugin keeps its bridge), then beside a resident
+# container on every network (a host that runs containers).
+#
+# Run it inside a lab, with podman in a PID namespace of its own:
+#     cargo build --workspace --release && target/release/labrun bash "$PWD/bench/cni.sh"
+# Writes bench/cni.md next to itself and prints it. RUNS (default 20).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+[ "${NSNET_LAB:-}" = 1 ] || { echo "cni.sh: run me through labrun" >&2; exit 2; }
+runs=${RUNS:-20}
+nsnet_bin=$(dirname "$(command -v nsnet)")
+W=/run/cnibench
+R=$W/rootfs
+mkdir -p $R/bin $R/etc $W/cni-nsnet $W/cni-bridge $W/wrap $W/helpers
+cp /bin/busybox $R/bin/
+for f in true sh sleep; do ln -s busybox $R/bin/$f; done
+echo 'root:x:0:0:root:/root:/bin/sh' > $R/etc/passwd
+
+# A wrapper per program: appends "NAME MICROSECONDS COMMAND" to $W/log.
+wrap() { # NAME WRAPPER REAL
+    cat > "$2" <<EOS
+#!/bin/bash
+t0=\${EPOCHREALTIME/./}
+"$3" "\$@"
+rc=\$?
+t1=\${EPOCHREALTIME/./}
+echo "$1 \$(( t1 - t0 )) \${CNI_COMMAND:-\${@: -2:1}}" >> $W/log
+exit \$rc
+EOS
+    chmod +x "$2"
+}
+wrap nsnet $W/wrap/nsnet "$nsnet_bin/nsnet"
+wrap bridge $W/wrap/bridge /usr/lib/cni/bridge
+wrap netavark $W/helpers/netavark /usr/lib/podman/netavark
+
+ipam() { echo "{\"type\": \"host-local\", \"dataDir\": \"$W/ipam\", \"ranges\": [[{\"subnet\": \"$1\"}]], \"routes\": [{\"dst\": \"0.0.0.0/0\"}]}"; }
+# A folder per network: podman asks every plugin of every network it
+# finds for its VERSION.
+cat > $W/cni-nsnet/nsnetnet.conflist <<EOC
+{"cniVersion": "1.0.0", "name": "nsnetnet", "plugins": [
+ {"type": "nsnet", "bridge": "nsbr0", "ipMasq": true, "ipam": $(ipam 10.91.0.0/24)}]}
+EOC
+cat > $W/cni-bridge/bridgenet.conflist <<EOC
+{"cniVersion": "1.0.0", "name": "bridgenet", "plugins": [
+ {"type": "bridge", "bridge": "cnibr0", "isGateway": true, "ipMasq": true, "ipam": $(ipam 10.92.0.0/24)}]}
+EOC
+printf '[network]\ncni_plugin_dirs = ["%s", "/usr/lib/cni"]\n[engine]\nhelper_binaries_dir = ["%s", "/usr/lib/podman"]\n' \
+    $W/wrap $W/helpers > $W/containers.conf
+ip netns add prime && ip netns del prime
+
+exec unshare --pid --fork --mount-proc --mount --propagation private bash -c '
+set -eu
+W='$W' R='$R' runs='$runs' here='$here'
+mount -t tmpfs tmpfs /var/lib
+export CONTAINERS_CONF=$W/containers.conf
+common="--root $W/root --runroot $W/runroot --tmpdir $W/tmp --runtime runc --cgroup-manager cgroupfs --events-backend file"
+U="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
+cni="podman --network-backend cni $common --network-config-dir"
+nv="podman --network-backend netavark --network-config-dir $W/nets $common"
+$nv network create --disable-dns --subnet 10.93.0.0/24 nvnet >/dev/null
+declare -A cmd=(
+  [nsnet]="$cni $W/cni-nsnet run --rm $U --network nsnetnet --rootfs $R true"
+  [cni-bridge]="$cni $W/cni-bridge run --rm $U --network bridgenet --rootfs $R true"
+  [netavark]="$nv run --rm $U --network nvnet --rootfs $R true"
+  [none]="$cni $W/cni-nsnet run --rm $U --network none --rootfs $R true"
+)
+rows="nsnet cni-bridge netavark none"
+for row in $rows; do ${cmd[$row]}; done   # warm up: images of nothing, caches
+: > $W/samples
+: > $W/calls
+phase() { # NAME
+  for i in $(seq "$runs"); do
+    for row in $rows; do
+      : > $W/log
+      t0=${EPOCHREALTIME/./}
+      ${cmd[$row]} || echo "$1 $row FAILED" >> $W/samples
+      wait_us=$(( ${EPOCHREALTIME/./} - t0 ))
+      net_us=$(awk "{s += \$2} END {print s + 0}" $W/log)
+      calls=$(wc -l < $W/log)
+      echo "$1 $row $wait_us $net_us $calls" >> $W/samples
+      sed "s/^/$1 /" $W/log >> $W/calls
+    done
+  done
+}
+phase alone
+$cni $W/cni-nsnet run -d --name resident-nsnet $U --network nsnetnet --rootfs $R sleep 1000000 >/dev/null
+$cni $W/cni-bridge run -d --name resident-bridge $U --network bridgenet --rootfs $R sleep 1000000 >/dev/null
+$nv run -d --name resident-netavark $U --network nvnet --rootfs $R sleep 1000000 >/dev/null
+phase resident
+# The programs one run starts, counted once per row (under strace, so
+# not timed), beside the resident containers.
+for row in $rows; do
+  strace -f -qq -e trace=execve -e signal=none -o $W/exec.$row ${cmd[$row]}
+done
+$cni $W/cni-nsnet rm -f -t 0 resident-nsnet resident-bridge >/dev/null
+$nv rm -f -t 0 resident-netavark >/dev/null
+median() { sort -n | awk "{a[NR]=\$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}"; }
+ms() { awk "{printf \"%.1f\", \$1 / 1000}"; }
+table() { # PHASE
+  echo "| network | wait (ms) | wait − none (ms) | programs (ms) | network programs per run | failures |"
+  echo "|---|---|---|---|---|---|"
+  none=$(awk -v p=$1 "\$1 == p && \$2 == \"none\" && NF == 5 {print \$3}" $W/samples | median)
+  for row in $rows; do
+    w=$(awk -v p=$1 -v r=$row "\$1 == p && \$2 == r && NF == 5 {print \$3}" $W/samples | median)
+    n=$(awk -v p=$1 -v r=$row "\$1 == p && \$2 == r && NF == 5 {print \$4}" $W/samples | median | ms)
+    c=$(awk -v p=$1 -v r=$row "\$1 == p && \$2 == r && NF == 5 {print \$5}" $W/samples | median)
+    f=$(grep -c "^$1 $row FAILED" $W/samples || true)
+    d=$(echo $(( w - none )) | ms)
+    echo "| $row | $(echo $w | ms) | $d | $n | $c | $f |"
+    eval "share_${row//-/_}=$n"
+    eval "extra_${row//-/_}=$d"
+  done
+  echo
+  awk -v a="$share_cni_bridge" -v b="$share_nsnet" -v c="$share_netavark" "BEGIN {printf \"Network programs, CNI bridge / nsnet: **%.2fx**; netavark / nsnet: **%.2fx**.\n\", a / b, c / b}"
+  awk -v a="$extra_cni_bridge" -v b="$extra_nsnet" -v c="$extra_netavark" "BEGIN {printf \"Wait − none, CNI bridge / nsnet: **%.2fx**; netavark / nsnet: **%.2fx**.\n\", a / b, c / b}"
+  echo
+  echo "Each program run, by command (median ms, runs):"
+  echo
+  for prog in nsnet bridge netavark; do
+    for what in $(awk -v p=$1 -v g=$prog "\$1 == p && \$2 == g {print \$4}" $W/calls | sort -u); do
+      t=$(awk -v p=$1 -v g=$prog -v c=$what "\$1 == p && \$2 == g && \$4 == c {print \$3}" $W/calls | median | ms)
+      k=$(awk -v p=$1 -v g=$prog -v c=$what "\$1 == p && \$2 == g && \$4 == c" $W/calls | wc -l)
+      printf -- "- %s %s: %s ms (%s)\n" "$prog" "$what" "$t" "$k"
+    done
+  done
+}
+{
+echo "# podman run --rm … true: nsnet beside a CNI bridge and netavark"
+echo
+echo "Generated by \`bench/cni.sh\` ($runs runs per row and phase, interleaved, in one"
+echo "lab run; podman 4.3 with runc, a busybox root file system). **wait**: the"
+echo "time podman'"'"'s user waits for \`podman run --rm … true\`. **wait − none**:"
+echo "that less the median wait with \`--network none\`. **programs**: the sum of"
+echo "the wall times of the network programs podman started in that run (CNI"
+echo "plugins for VERSION, ADD and DEL, with their IPAM plugin; netavark setup"
+echo "and teardown), each timed from its start to its end by a wrapper. Medians;"
+echo "the machine'"'"'s other load at the time is in every row alike."
+echo
+echo "## Each container alone on its network"
+echo
+echo "nsnet makes the bridge and the masquerade for the first container and"
+echo "removes them with the last, here every time; the CNI bridge plugin keeps"
+echo "its bridge, and netavark removes its own."
+echo
+table alone
+echo
+echo "## Beside a resident container on every network"
+echo
+table resident
+echo
+echo "## Programs one run starts"
+echo
+echo "Every program \`podman run --rm … true\` starts (podman'"'"'s own helpers, conmon,"
+echo "runc, the network'"'"'s), counted once per row under strace, beside the"
+echo "resident containers; then those of the network, by name."
+echo
+for row in $rows; do
+  # The timing wrappers (in $W) are left out: they are the bench'"'"'s, not the run'"'"'s.
+  grep " = 0$" $W/exec.$row | sed -n "s/^[0-9]* *execve(\"\([^\"]*\)\".*/\1/p" | grep -v "^$W/" | sed "s|.*/||" > $W/names.$row
+  total=$(wc -l < $W/names.$row)
+  net=$(grep -E "^(nsnet|bridge|host-local|netavark|iptables.*|ip6tables.*|nft)$" $W/names.$row | sort | uniq -c | awk "{printf \"%s%s×%s\", (NR > 1 ? \", \" : \"\"), \$2, \$1}")
+  echo "- $row: $total programs; network: ${net:-none}"
+done
+} > $here/cni.md
+cat $here/cni.md
+'

@@ -1,0 +1,346 @@
+//! nf_tables over netlink, in-process: the reads natctl needs before it
+//! changes anything (one element, one set, one table's rules), and the
+//! element changes themselves, as one atomic batch. Nothing here starts a
+//! program.
+//!
+//! Why in-process: `nft` 1.0.6 reads every element of every interval set
+//! on the host before it applies even one `add element`, so its cost grows
+//! with the subnets and ports already there; a batch sent from here costs
+//! the same with none or thousands. The messages are the crate
+//! `netlink-packet-netfilter`'s (rust-netlink, like our rtnetlink crates);
+//! this module only frames requests, collects answers and maps errors.
+
+use super::Family;
+use crate::error::Error;
+use netlink_packet_core::{
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP,
+    NLM_F_DUMP_INTR, NLM_F_REQUEST,
+};
+use netlink_packet_netfilter::nftables::NfTablesMessage;
+use netlink_packet_netfilter::none::ControlMessage;
+use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProtoFamily};
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
+use nix::errno::Errno;
+
+/// `NFNL_SUBSYS_NFTABLES`: the batch markers name the subsystem they open.
+const NFTABLES: u16 = 10;
+/// Datagrams of a dump are at most 32 KiB; this never truncates one.
+const BUFFER: usize = 64 * 1024;
+/// A dump the kernel marks as interrupted by a concurrent change is read
+/// again, up to this many times.
+const DUMP_TRIES: usize = 8;
+
+fn proto(family: Family) -> NetfilterProtoFamily {
+    match family {
+        Family::V4 => NetfilterProtoFamily::IPv4,
+        Family::V6 => NetfilterProtoFamily::IPv6,
+    }
+}
+
+/// One request of a batch: what it does (for errors) and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub family: Family,
+    pub message: NfTablesMessage,
+    /// `NLM_F_CREATE` and the like, beside REQUEST and ACK.
+    pub flags: u16,
+}
+
+/// A failed batch: which request the kernel refused, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub index: usize,
+    pub errno: Errno,
+}
+
+/// An open nf_tables netlink socket.
+#[derive(Debug)]
+pub struct Nl {
+    socket: Socket,
+    seq: u32,
+}
+
+fn cannot(what: &str, e: std::io::Error) -> Error {
+    Error::io(format!("cannot {what}"), &e)
+}
+
+impl Nl {
+    pub fn open() -> Result<Nl, Error> {
+        let what = "open a netlink socket to nf_tables";
+        let mut socket = Socket::new(NETLINK_NETFILTER).map_err(|e| cannot(what, e))?;
+        socket.bind_auto().map_err(|e| cannot(what, e))?;
+        // Acknowledgements without a copy of each request: a batch of many
+        // elements would otherwise overflow the receive buffer.
+        socket.set_cap_ack(true).map_err(|e| cannot(what, e))?;
+        socket
+            .connect(&SocketAddr::new(0, 0))
+            .map_err(|e| cannot(what, e))?;
+        Ok(Nl { socket, seq: 0 })
+    }
+
+    fn message(&mut self, inner: NetfilterMessage, flags: u16) -> Vec<u8> {
+        self.seq += 1;
+        let mut header = NetlinkHeader::default();
+        header.flags = flags;
+        header.sequence_number = self.seq;
+        let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(inner));
+        msg.finalize();
+        let mut buf = vec![0; msg.buffer_len()];
+        msg.serialize(&mut buf);
+        buf
+    }
+
+    fn nft(&mut self, family: Family, message: NfTablesMessage, flags: u16) -> Vec<u8> {
+        let p = proto(family);
+        self.message(
+            NetfilterMessage::new(NetfilterHeader::new(p, 0, 0), message),
+            flags,
+        )
+    }
+
+    fn send(&self, buf: &[u8], what: &str) -> Result<(), Error> {
+        self.socket
+            .send(buf, 0)
+            .map(|_| ())
+            .map_err(|e| cannot(what, e))
+    }
+
+    /// Every message of the next datagram.
+    fn receive(&self, what: &str) -> Result<Vec<NetlinkMessage<NetfilterMessage>>, Error> {
+        let mut buf = Vec::with_capacity(BUFFER);
+        let n = self.socket.recv(&mut buf, 0).map_err(|e| cannot(what, e))?;
+        parse(&buf[..n]).map_err(|why| Error::failed(format!("cannot {what}: {why}")))
+    }
+
+    /// One get: the answer, or `None` when the kernel has no such object
+    /// (ENOENT: no such table, set, chain or element).
+    pub fn get(
+        &mut self,
+        family: Family,
+        message: NfTablesMessage,
+        what: &str,
+    ) -> Result<Option<NfTablesMessage>, Error> {
+        let buf = self.nft(family, message, NLM_F_REQUEST | NLM_F_ACK);
+        let seq = self.seq;
+        self.send(&buf, what)?;
+        let mut found = None;
+        loop {
+            for msg in self.receive(what)? {
+                if msg.header.sequence_number != seq {
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(m) => found = nftables(m),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(found),
+                            Some(code) if -code.get() == Errno::ENOENT as i32 => Ok(None),
+                            Some(code) => Err(Error::os(
+                                format!("cannot {what}"),
+                                Errno::from_raw(-code.get()),
+                            )),
+                        }
+                    }
+                    NetlinkPayload::Done(_) => return Ok(found),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// One dump: every answer, none when the table or set it names does
+    /// not exist. Read again when a concurrent change interrupted it.
+    pub fn dump(
+        &mut self,
+        family: Family,
+        message: NfTablesMessage,
+        what: &str,
+    ) -> Result<Vec<NfTablesMessage>, Error> {
+        for _ in 0..DUMP_TRIES {
+            match self.dump_once(family, message.clone(), what, |_| false)? {
+                Dumped::Complete(all) => return Ok(all),
+                Dumped::Interrupted => continue,
+                Dumped::Stopped => unreachable!("nothing stops this dump"),
+            }
+        }
+        Err(Error::failed(format!(
+            "cannot {what}: the rules kept changing while natctl read them"
+        )))
+    }
+
+    /// Whether a dump holds an answer for which `wanted` is true. Reading
+    /// stops at the first one, so the cost does not grow with what follows
+    /// it; the rest of the dump is dropped with the socket.
+    pub fn any(
+        family: Family,
+        message: NfTablesMessage,
+        what: &str,
+        wanted: impl FnMut(&NfTablesMessage) -> bool,
+    ) -> Result<bool, Error> {
+        let mut wanted = wanted;
+        for _ in 0..DUMP_TRIES {
+            // A socket of its own: a dump left half read would answer the
+            // next request on a shared one.
+            let mut nl = Nl::open()?;
+            match nl.dump_once(family, message.clone(), what, &mut wanted)? {
+                Dumped::Stopped => return Ok(true),
+                Dumped::Complete(_) => return Ok(false),
+                Dumped::Interrupted => continue,
+            }
+        }
+        Err(Error::failed(format!(
+            "cannot {what}: the rules kept changing while natctl read them"
+        )))
+    }
+
+    fn dump_once(
+        &mut self,
+        family: Family,
+        message: NfTablesMessage,
+        what: &str,
+        mut stop: impl FnMut(&NfTablesMessage) -> bool,
+    ) -> Result<Dumped, Error> {
+        let buf = self.nft(family, message, NLM_F_REQUEST | NLM_F_DUMP);
+        let seq = self.seq;
+        self.send(&buf, what)?;
+        let mut all = Vec::new();
+        let mut interrupted = false;
+        loop {
+            for msg in self.receive(what)? {
+                if msg.header.sequence_number != seq {
+                    continue;
+                }
+                interrupted |= msg.header.flags & NLM_F_DUMP_INTR != 0;
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(m) => {
+                        if let Some(m) = nftables(m) {
+                            if stop(&m) {
+                                return Ok(Dumped::Stopped);
+                            }
+                            all.push(m);
+                        }
+                    }
+                    NetlinkPayload::Done(_) => {
+                        return Ok(if interrupted {
+                            Dumped::Interrupted
+                        } else {
+                            Dumped::Complete(all)
+                        })
+                    }
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(Dumped::Complete(all)),
+                            Some(code) if -code.get() == Errno::ENOENT as i32 => {
+                                Ok(Dumped::Complete(Vec::new()))
+                            }
+                            Some(code) => Err(Error::os(
+                                format!("cannot {what}"),
+                                Errno::from_raw(-code.get()),
+                            )),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Sends the requests as one batch, which the kernel applies whole or
+    /// not at all; a refusal names the request and the kernel's reason.
+    pub fn batch(&mut self, requests: &[Request], what: &str) -> Result<(), Refused> {
+        let fail = |errno| Refused {
+            index: usize::MAX,
+            errno,
+        };
+        let mut buf = self.control(ControlMessage::BatchBegin);
+        let first = self.seq + 1;
+        for r in requests {
+            buf.extend(self.nft(
+                r.family,
+                r.message.clone(),
+                NLM_F_REQUEST | NLM_F_ACK | r.flags,
+            ));
+        }
+        buf.extend(self.control(ControlMessage::BatchEnd));
+        let io_errno = |e: std::io::Error| {
+            fail(Errno::from_raw(
+                e.raw_os_error().unwrap_or(Errno::EIO as i32),
+            ))
+        };
+        self.socket.send(&buf, 0).map_err(io_errno)?;
+        // The kernel applies a batch while it is being sent, so every
+        // answer (one per request, refusals included) is queued already.
+        let mut acked = 0;
+        let mut refused: Option<Refused> = None;
+        while self.pending() {
+            let msgs = self
+                .receive(what)
+                .map_err(|e| fail(e.errno().unwrap_or(Errno::EIO)))?;
+            for msg in msgs {
+                if let NetlinkPayload::Error(e) = msg.payload {
+                    acked += 1;
+                    if let Some(code) = e.code {
+                        let index = msg.header.sequence_number.wrapping_sub(first) as usize;
+                        let errno = Errno::from_raw(-code.get());
+                        // The first refusal is the cause; later ones follow from it.
+                        if refused.map_or(true, |r| index < r.index) {
+                            refused = Some(Refused { index, errno });
+                        }
+                    }
+                }
+            }
+        }
+        match refused {
+            Some(r) => Err(r),
+            None if acked < requests.len() => Err(fail(Errno::EIO)),
+            None => Ok(()),
+        }
+    }
+
+    fn control(&mut self, message: ControlMessage) -> Vec<u8> {
+        let p = NetfilterProtoFamily::Unspec;
+        self.message(
+            NetfilterMessage::new(NetfilterHeader::new(p, 0, NFTABLES), message),
+            NLM_F_REQUEST,
+        )
+    }
+
+    /// Whether another answer is waiting on the socket.
+    fn pending(&self) -> bool {
+        use std::os::fd::AsFd;
+        let mut fds = [nix::poll::PollFd::new(
+            self.socket.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).is_ok_and(|n| n > 0)
+    }
+}
+
+enum Dumped {
+    Complete(Vec<NfTablesMessage>),
+    Stopped,
+    Interrupted,
+}
+
+fn nftables(m: NetfilterMessage) -> Option<NfTablesMessage> {
+    match m.inner {
+        netlink_packet_netfilter::NetfilterMessageInner::NfTables(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// The netlink messages of one datagram.
+fn parse(mut data: &[u8]) -> Result<Vec<NetlinkMessage<NetfilterMessage>>, String> {
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        let len = NetlinkBuffer::new_checked(data)
+            .map_err(|e| e.to_string())?
+            .length() as usize;
+        let msg = NetlinkMessage::<NetfilterMessage>::deserialize(&data[..len.min(data.len())])
+            .map_err(|e| format!("unreadable answer from the kernel ({e})"))?;
+        out.push(msg);
+        let aligned = (len + 3) & !3;
+        data = &data[aligned.min(data.len())..];
+    }
+    Ok(out)
+}
