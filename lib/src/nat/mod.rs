@@ -606,14 +606,17 @@ impl View {
                         elements: owners.iter().map(nft::owner_element).collect(),
                     });
                 }
+                plan.extend(self.nft_step(format!("add {} with nft", rule.key()), ops));
                 // A FORWARD DROP policy (Docker's) needs iptables' own
-                // accept first: a drop in any base chain is final.
+                // accept too: a drop in any base chain is final. It comes
+                // after the entry, so a natctl killed in between leaves an
+                // entry that list shows and del removes, never an accept
+                // that nothing lists (an add again makes the accept).
                 if let (Rule::Masquerade(m), Some(ipt)) = (rule, self.ipt.read()) {
                     if ipt.needs_accept(&m.subnet) {
                         plan.extend(accept(family, ipt, &m.subnet));
                     }
                 }
-                plan.extend(self.nft_step(format!("add {} with nft", rule.key()), ops));
             }
             Backend::Iptables => {
                 let ipt = self.ipt.read().expect("picked because it was read");
@@ -661,9 +664,31 @@ impl View {
 
     /// The transactions that remove each of `found` whole, with its owner
     /// records, and the table or chains they leave empty.
+    ///
+    /// The iptables side goes first: the rules themselves, or an nft
+    /// subnet's accepts. So a natctl killed in between leaves the nft
+    /// entry, which list shows and del removes, never an accept that
+    /// nothing lists any more.
     fn unmake(&self, found: &[&Found]) -> Result<Plan, Error> {
         let family = self.family;
         let mut plan = Plan::default();
+        if let Some(ipt) = self.ipt.read() {
+            let mut change = iptables::Change::default();
+            for f in found {
+                ipt.remove(&f.rule.key(), false, &mut change);
+            }
+            if !change.is_empty() {
+                let names: Vec<String> = found.iter().map(|f| f.rule.key().to_string()).collect();
+                plan.push(
+                    format!(
+                        "remove {} from {}",
+                        names.join(", "),
+                        iptables::tool(family)
+                    ),
+                    Step::Program(iptables::command(family, change.render(ipt))),
+                );
+            }
+        }
         let gone: Vec<&Rule> = found
             .iter()
             .filter(|f| f.backend == Backend::Nft)
@@ -691,24 +716,6 @@ impl View {
                 format!("remove {} from nft", names.join(", ")),
                 Step::Batch { family, ops },
             );
-        }
-        // The iptables side: the rules themselves, or an nft subnet's accepts.
-        if let Some(ipt) = self.ipt.read() {
-            let mut change = iptables::Change::default();
-            for f in found {
-                ipt.remove(&f.rule.key(), false, &mut change);
-            }
-            if !change.is_empty() {
-                let names: Vec<String> = found.iter().map(|f| f.rule.key().to_string()).collect();
-                plan.push(
-                    format!(
-                        "remove {} from {}",
-                        names.join(", "),
-                        iptables::tool(family)
-                    ),
-                    Step::Program(iptables::command(family, change.render(ipt))),
-                );
-            }
         }
         Ok(plan)
     }
