@@ -11,8 +11,9 @@
 //! 6. [`process`]: namespaces, hand-off, signals, waiting.
 //!
 //! Also at layer 4: [`ifwait`] (an interface's arrival), [`resolv`] (a
-//! container's own resolv.conf) and [`pidfile`] (a pid file written safely
-//! in a directory others may write to). Above all layers: [`netinit`],
+//! container's own resolv.conf), [`pidfile`] (a pid file written safely
+//! in a directory others may write to) and [`lockfile`] (the locks that
+//! serialise concurrent runs). Above all layers: [`netinit`],
 //! that tool's job from command line to exec, and [`netcheck`], the
 //! read-only diagnosis of a namespace's way out (its reads, probes and
 //! checks).
@@ -23,6 +24,7 @@ pub mod error;
 pub mod exit;
 pub mod ifwait;
 pub mod link;
+pub mod lockfile;
 pub mod name;
 pub mod nat;
 pub mod netcheck;

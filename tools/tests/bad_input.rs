@@ -421,6 +421,20 @@ const ROWS: &[Row] = &[
     row(Options, "nsrun", &["--net", "--pid-file", "{dir}/fifo", "--hook", "touch {ran}", "--",
         "touch", "{ran}"], WRAPPER, "cannot write the pid file {dir}/fifo: it is a FIFO")
         .after(Setup { make: "mkfifo {dir}/fifo", undo: "rm {dir}/fifo" }),
+    // A lock file is never followed: no lock taken on, nor file made at,
+    // the place a planted symlink points to.
+    row(Options, "natctl", &["add", "10.0.0.0/24"], FAILED,
+        "cannot lock /run/nsnet/natctl.lock: a symbolic link is there, which nsnet never follows (remove it)")
+        .after(Setup {
+            make: "mkdir -p /run/nsnet && ln -sfn {dir}/made /run/nsnet/natctl.lock",
+            undo: "rm /run/nsnet/natctl.lock",
+        }),
+    row(Options, "vethup", &["v0", "{holder}"], FAILED,
+        "cannot lock /run/nsnet/link.lock: a symbolic link is there, which nsnet never follows (remove it)")
+        .after(Setup {
+            make: "mkdir -p /run/nsnet && ln -sfn {dir}/made /run/nsnet/link.lock",
+            undo: "rm /run/nsnet/link.lock",
+        }),
     row(Options, "nsrun", &["--user", "--map-root", "--mount-proc", "--", "touch", "{ran}"],
         WRAPPER, "cannot mount a fresh /proc: operation not permitted (in a user namespace, \
                   /proc can only be mounted for a new PID namespace: add --pid)"),

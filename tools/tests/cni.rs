@@ -227,6 +227,41 @@ fn add_on_an_existing_interface_fails_and_changes_nothing() {
     lab.sh_ok("ip netns del c1");
 }
 
+/// The longest network name, container ID and interface name the plugin
+/// takes make an attachment like any other (their mark fits the alias the
+/// kernel keeps); a container ID one byte longer is refused before
+/// anything is done.
+#[test]
+fn the_longest_names_it_takes_are_attached_and_longer_refused_at_once() {
+    let lab = lab!();
+    netns(&lab, "c1");
+    ready(&lab);
+    let before = lab.snapshot();
+    let net = "n".repeat(100);
+    let c = conf("1.0.0", json!({"name": net, "bridge": "nsbr7"}));
+    let longest = "c".repeat(127);
+    let id = (longest.as_str(), "abcdefghijklmno", "c1");
+    let r = add(&lab, &c, id);
+    let host = r["interfaces"][1]["name"].as_str().unwrap().to_string();
+    assert!(lab
+        .sh_ok(&format!("ip -d link show {host}"))
+        .contains(&format!("alias nsnet:cni:{net}:{longest}:abcdefghijklmno")));
+    nsnet(&lab, "CHECK", &with_prev(&c, &r), id).expect_ok("CHECK");
+    nsnet(&lab, "DEL", &with_prev(&c, &r), id).expect_ok("DEL");
+    assert_eq!(reservations(&lab), "");
+    lab.assert_settles(&before);
+    let longer = "c".repeat(128);
+    let e = refused(nsnet(&lab, "ADD", &c, (&longer, "abcdefghijklmno", "c1")));
+    assert_eq!(e["code"], 4, "{e}");
+    assert!(
+        e["msg"].as_str().unwrap().contains("longer than 127 bytes"),
+        "{e}"
+    );
+    assert_eq!(reservations(&lab), "");
+    lab.assert_unchanged(&before);
+    lab.sh_ok("ip netns del c1");
+}
+
 #[test]
 fn del_succeeds_when_the_namespace_is_gone_and_releases_the_address() {
     let lab = lab!();

@@ -165,15 +165,15 @@ fn a_failure_half_way_leaves_nothing(backend: &str) {
     let lab = lab!();
     let _c = container(&lab);
     // Under a FORWARD DROP policy the nft backend needs two transactions
-    // (iptables accept, then nft -f to make its table); iptables-restore
+    // (nft -f to make its table, then iptables' accept); iptables-restore
     // commits table by table. The neighbour is in iptables, so the nft
     // backend's table is still to be made.
     lab.sh_ok("iptables -P FORWARD DROP");
     natctl(&lab, &["add", "10.0.1.0/24", "--backend", "iptables"]).expect_ok("a neighbour");
     let before = lab.snapshot();
     let path = match backend {
-        // The iptables accept is committed, then nft applies nothing.
-        "nft" => fail_once(&lab, "nft", "*-f*", "cat >/dev/null; echo"),
+        // The nft table is committed, then the iptables accept fails.
+        "nft" => fail_once(&lab, "iptables-restore", "*", "cat >/dev/null; echo"),
         // The filter table is committed, then the nat table fails.
         _ => fail_once(&lab, "iptables-restore", "*", "sed '/^COMMIT$/q'"),
     };
@@ -192,6 +192,65 @@ fn a_failure_half_way_leaves_nothing(backend: &str) {
         list(&lab),
         "10.0.1.0/24 masquerade out=any backend=iptables\n"
     );
+}
+
+/// A stand-in for `program` first on PATH that, the first time it is
+/// asked to change something, gets natctl SIGKILLed `before` or `after`
+/// the real program has run.
+fn kill_once(lab: &Lab, program: &str, applies: &str, when: &str) -> String {
+    let real = lab
+        .sh_ok(&format!("command -v {program}"))
+        .trim()
+        .to_string();
+    lab.sh_ok(&format!(
+        "mkdir -p /run/fake && rm -f /run/fake/killed && cat > /run/fake/{program} <<'EOF'\n\
+         #!/bin/sh\n\
+         case \"$*\" in {applies}) ;; *) exec {real} \"$@\";; esac\n\
+         if [ -e /run/fake/killed ]; then exec {real} \"$@\"; fi\n\
+         touch /run/fake/killed\n\
+         if [ {when} = after ]; then {real} \"$@\"; fi\n\
+         kill -9 $PPID\n\
+         exit 1\n\
+         EOF\n\
+         chmod +x /run/fake/{program}"
+    ));
+    let path = lab.sh_ok("echo \"$PATH\"");
+    format!("/run/fake:{}", path.trim())
+}
+
+/// natctl SIGKILLed before or after each program it runs, under a
+/// FORWARD DROP policy, where an nft subnet needs iptables' accept beside
+/// its entry: whatever it leaves, `natctl list` shows it and `natctl del
+/// --if-exists` clears it.
+#[test]
+fn killed_at_any_step_it_leaves_nothing_that_del_cannot_see() {
+    let lab = lab!();
+    let _c = container(&lab);
+    lab.sh_ok("iptables -P FORWARD DROP && echo 1 > /proc/sys/net/ipv4/ip_forward");
+    let before = lab.snapshot();
+    let subnet = "10.0.0.0/24";
+    for (program, applies) in [("nft", "*-f*"), ("iptables-restore", "*")] {
+        for when in ["before", "after"] {
+            for command in ["add", "del"] {
+                let what = format!("{command} killed {when} {program}");
+                if command == "del" {
+                    natctl(&lab, &["add", "--backend", "nft", subnet]).expect_ok(&what);
+                }
+                let path = kill_once(&lab, program, applies, when);
+                let out = natctl_env(&lab, &[command, subnet], &[("PATH", &path)]);
+                let killed = lab.sh("test -e /run/fake/killed").ok();
+                assert!(!out.ok() || !killed, "{what}: natctl went on: {out:?}");
+                let listed = list(&lab);
+                assert!(
+                    listed.is_empty() || listed.starts_with(subnet),
+                    "{what}: {listed}"
+                );
+                natctl(&lab, &["del", "--if-exists", subnet]).expect_ok(&what);
+                lab.assert_settles(&before);
+            }
+        }
+    }
+    lab.sh_ok("rm -r /run/fake");
 }
 
 fn a_failed_forwarding_switch_undoes_the_rules(backend: &str) {

@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-/// The longest network name nsnet takes: it travels in the 255-byte alias
-/// of the host end, beside the container ID and the interface name.
+/// The longest network name nsnet takes: it travels in the alias of the
+/// host end, beside the container ID and the interface name (see
+/// [`super::env::MAX_CONTAINER_ID`]).
 pub const MAX_NETWORK_NAME: usize = 100;
 
 /// A port of the host forwarded to the container (`portMappings`).

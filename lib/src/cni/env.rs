@@ -47,9 +47,11 @@ impl Command {
     }
 }
 
-/// The longest container ID nsnet takes: it travels in the 255-byte alias
-/// of the host end, beside the network name and the interface name.
-pub const MAX_CONTAINER_ID: usize = 128;
+/// The longest container ID nsnet takes: it travels in the alias of the
+/// host end, beside the network name and the interface name, and the
+/// longest of all three must fit the alias the kernel keeps
+/// ([`crate::link::MAX_ALIAS`]).
+pub const MAX_CONTAINER_ID: usize = 127;
 
 /// A container ID as the specification allows it: an alphanumeric first
 /// character, then alphanumerics, `_`, `.` and `-`.
@@ -264,7 +266,7 @@ mod tests {
         assert!(e.msg.contains("CNI_COMMAND \"add\""), "{}", e.msg);
         let long = "a".repeat(MAX_CONTAINER_ID + 1);
         let e = read(&[("CNI_COMMAND", "DEL"), ("CNI_CONTAINERID", &long)]).unwrap_err();
-        assert!(e.msg.contains("longer than 128 bytes"), "{}", e.msg);
+        assert!(e.msg.contains("longer than 127 bytes"), "{}", e.msg);
         assert!(e.msg.contains("CNI_IFNAME is not set"), "{}", e.msg);
     }
 
@@ -284,5 +286,21 @@ mod tests {
         let e = read(&[("CNI_COMMAND", "GC")]).unwrap_err();
         assert!(e.msg.contains("CNI_PATH is not set"), "{}", e.msg);
         assert!(read(&[("CNI_COMMAND", "GC"), ("CNI_PATH", "/usr/lib/cni")]).is_ok());
+    }
+
+    /// The mark of an attachment with the longest names of all kinds is
+    /// one the kernel keeps, so no ADD fails at its last step for a
+    /// length it was given.
+    #[test]
+    fn the_longest_names_make_a_mark_the_kernel_keeps() {
+        let a = Attachment {
+            container: "c".repeat(MAX_CONTAINER_ID).parse().unwrap(),
+            ifname: "i".repeat(crate::name::MAX_LEN).parse().unwrap(),
+        };
+        let net = "n".repeat(super::super::config::MAX_NETWORK_NAME);
+        assert_eq!(
+            super::super::attach::mark(&net, &a).len(),
+            crate::link::MAX_ALIAS
+        );
     }
 }

@@ -34,6 +34,11 @@ use std::net::IpAddr;
 /// vethdown decides by this mark, never by a name pattern.
 pub const MARK: &str = "nsnet:vethup";
 
+/// The longest alias, and so the longest mark, the kernel keeps: its
+/// buffer is 256 bytes (`IFALIASZ`), and the length it is given counts
+/// the terminating NUL, which must still leave one byte free.
+pub const MAX_ALIAS: usize = 254;
+
 /// FNV-1a, 64 bits: a hash that stays the same across builds and
 /// versions, so what one version derives from a name the next derives too.
 pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {

@@ -11,7 +11,7 @@
 //! subnets, ports and owners) and [`iptables`] (chains `NSNET-*`, a rule
 //! per subnet and port, marked by comments).
 //!
-//! Changes are serialised by a lock file ([`LOCK_PATH`]): natctl reads what
+//! Changes are serialised by a lock file ([`LOCK`]): natctl reads what
 //! it needs, plans, and applies while holding it, so two concurrent adds of
 //! one subnet cannot both add it. A plan is plain data: printed for
 //! `--dry-run`, compared in unit tests, executed by [`Transaction::apply`].
@@ -36,10 +36,9 @@ use nftnl::Nl;
 use std::fmt;
 use std::str::FromStr;
 
-/// The lock that serialises natctl's read-plan-apply cycles. /run is a
-/// tmpfs, so a lock left by a killed natctl vanishes at the next boot and
-/// never blocks anyone (flock dies with its holder anyway).
-pub const LOCK_PATH: &str = "/run/nsnet/natctl.lock";
+/// The lock that serialises natctl's read-plan-apply cycles, in
+/// [`crate::lockfile::DIR`]: `/run/nsnet/natctl.lock`.
+pub const LOCK: &str = "natctl.lock";
 
 /// The environment variable that picks a backend when `--backend` is absent.
 pub const BACKEND_ENV: &str = "NATCTL_BACKEND";
@@ -607,14 +606,17 @@ impl View {
                         elements: owners.iter().map(nft::owner_element).collect(),
                     });
                 }
+                plan.extend(self.nft_step(format!("add {} with nft", rule.key()), ops));
                 // A FORWARD DROP policy (Docker's) needs iptables' own
-                // accept first: a drop in any base chain is final.
+                // accept too: a drop in any base chain is final. It comes
+                // after the entry, so a natctl killed in between leaves an
+                // entry that list shows and del removes, never an accept
+                // that nothing lists (an add again makes the accept).
                 if let (Rule::Masquerade(m), Some(ipt)) = (rule, self.ipt.read()) {
                     if ipt.needs_accept(&m.subnet) {
                         plan.extend(accept(family, ipt, &m.subnet));
                     }
                 }
-                plan.extend(self.nft_step(format!("add {} with nft", rule.key()), ops));
             }
             Backend::Iptables => {
                 let ipt = self.ipt.read().expect("picked because it was read");
@@ -662,9 +664,31 @@ impl View {
 
     /// The transactions that remove each of `found` whole, with its owner
     /// records, and the table or chains they leave empty.
+    ///
+    /// The iptables side goes first: the rules themselves, or an nft
+    /// subnet's accepts. So a natctl killed in between leaves the nft
+    /// entry, which list shows and del removes, never an accept that
+    /// nothing lists any more.
     fn unmake(&self, found: &[&Found]) -> Result<Plan, Error> {
         let family = self.family;
         let mut plan = Plan::default();
+        if let Some(ipt) = self.ipt.read() {
+            let mut change = iptables::Change::default();
+            for f in found {
+                ipt.remove(&f.rule.key(), false, &mut change);
+            }
+            if !change.is_empty() {
+                let names: Vec<String> = found.iter().map(|f| f.rule.key().to_string()).collect();
+                plan.push(
+                    format!(
+                        "remove {} from {}",
+                        names.join(", "),
+                        iptables::tool(family)
+                    ),
+                    Step::Program(iptables::command(family, change.render(ipt))),
+                );
+            }
+        }
         let gone: Vec<&Rule> = found
             .iter()
             .filter(|f| f.backend == Backend::Nft)
@@ -692,24 +716,6 @@ impl View {
                 format!("remove {} from nft", names.join(", ")),
                 Step::Batch { family, ops },
             );
-        }
-        // The iptables side: the rules themselves, or an nft subnet's accepts.
-        if let Some(ipt) = self.ipt.read() {
-            let mut change = iptables::Change::default();
-            for f in found {
-                ipt.remove(&f.rule.key(), false, &mut change);
-            }
-            if !change.is_empty() {
-                let names: Vec<String> = found.iter().map(|f| f.rule.key().to_string()).collect();
-                plan.push(
-                    format!(
-                        "remove {} from {}",
-                        names.join(", "),
-                        iptables::tool(family)
-                    ),
-                    Step::Program(iptables::command(family, change.render(ipt))),
-                );
-            }
         }
         Ok(plan)
     }
@@ -1462,38 +1468,10 @@ fn sysctl_on(path: &str) -> bool {
 /// Holds natctl's lock until dropped; none in dry-run mode, which changes
 /// nothing.
 fn lock(mode: Mode) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, Error> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if mode == Mode::DryRun {
         return Ok(None);
     }
-    // With the errno, so that a permission problem gets its hint.
-    let fail = |e: &std::io::Error| match e.raw_os_error() {
-        Some(code) => Error::os(
-            format!("cannot lock {LOCK_PATH}"),
-            nix::errno::Errno::from_raw(code),
-        ),
-        None => Error::io(format!("cannot lock {LOCK_PATH}"), e),
-    };
-    let dir = std::path::Path::new(LOCK_PATH)
-        .parent()
-        .expect("the lock has a folder");
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(|e| fail(&e))?;
-    // Opened for writing, so only who may change the firewall can hold it.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(LOCK_PATH)
-        .map_err(|e| fail(&e))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-        .map(Some)
-        .map_err(|(_, errno)| Error::os(format!("cannot lock {LOCK_PATH}"), errno))
+    crate::lockfile::take(LOCK).map(Some)
 }
 
 #[cfg(test)]
