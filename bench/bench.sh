@@ -12,6 +12,7 @@
 #   BACK   lives in a row in each back-to-back pass            (default 20)
 #   LIMIT  seconds a scaling pass may take to start its N      (default 90)
 #   SCALE_TOOLS  the scaling rows (default: all of them, see the report)
+#   NAT_RUNS  natctl add/del pairs beside 0 and 1000 subnets (iptables: 100), per backend (default 10)
 #
 # A smoke run (about a minute): RUNS=3 SCALE=20 BACK=5 just bench.
 #
@@ -434,7 +435,7 @@ execs() {
     EXECS_OF[$key]=$(awk '
         /execve\("/ { p = $0; sub(/.*execve\("/, "", p); sub(/".*/, "", p); path[$1] = p }
         /= 0$/ && (/execve\(/ || /execve resumed/) { n = split(path[$1], a, "/"); print a[n] }
-    ' "$W/trace" | tail -n +2 | sort | uniq -c | sort -rn | awk '{ n += $1; s = s (s ? ", " : "") $2 ($1 > 1 ? " x" $1 : "") } END { print n + 0 " (" s ")" }')
+    ' "$W/trace" | tail -n +2 | sort | uniq -c | sort -rn | awk '{ n += $1; s = s (s ? ", " : "") $2 ($1 > 1 ? " x" $1 : "") } END { print n + 0 (n ? " (" s ")" : "") }')
     EXECN[$key]=${EXECS_OF[$key]%% *}
 }
 export -f cni_conf cni cni_life nv_conf nv nv_life "${ONE[@]/#/life_}"
@@ -445,6 +446,50 @@ for key in "${ONE[@]}"; do
     settle "${EPOCHREALTIME/./}" && clean || die "$key under strace left residue"
 done
 # (Under bash -c the bash itself is the traced command, aside.)
+
+# ---- natctl add and del beside other subnets -----------------------------------
+#
+# One subnet (10.200.0.0/24) added and deleted NAT_RUNS times, add and del
+# in turn, beside 0 and then NAT_HI other subnets (permanent entries,
+# loaded with one `natctl add -`), with each backend; the processes each
+# command starts counted once under strace. NAT_HI is the target's 1000
+# with nft; with iptables 100, since loading 1000 subnets through natctl's
+# iptables backend takes minutes (each line reads and rewrites the rule
+# set), beyond this run's budget. With 0 others the add makes natctl's
+# table (or chains) and the del removes them again: that is the cost
+# beside nothing.
+NAT_RUNS=${NAT_RUNS:-10}
+declare -A NAT_HI=([nft]=1000 [iptables]=100)
+NAT_SUBNET=10.200.0.0/24
+declare -A NAT_RULES
+nat_others() { # N BACKEND: lines of N subnets 10.100.0.0/24 ...
+    local i
+    for ((i = 0; i < $1; i++)); do
+        echo "10.$((100 + i / 256)).$((i % 256)).0/24 masquerade out=any backend=$2"
+    done
+}
+say "natctl add/del beside 0 and ${NAT_HI[*]} other subnets, $NAT_RUNS times each"
+for backend in nft iptables; do
+    for n in 0 "${NAT_HI[$backend]}"; do
+        nat_others "$n" "$backend" | natctl add - > /dev/null 2> "$W/err" ||
+            die "natctl add - of $n subnets ($backend) failed"
+        for ((r = 0; r < NAT_RUNS; r++)); do
+            pause 0.02
+            if timed "natctl/add/$backend/$n" natctl add --backend "$backend" "$NAT_SUBNET"; then
+                timed "natctl/del/$backend/$n" natctl del "$NAT_SUBNET"
+            fi
+            natctl del --if-exists "$NAT_SUBNET" > /dev/null 2>&1
+        done
+        count_rules
+        NAT_RULES[$backend/$n]=$((RULES - BASE_RULES))
+        execs "natctl/add/$backend/$n" natctl add --backend "$backend" "$NAT_SUBNET"
+        count_rules
+        NAT_RULES[$backend/$n]="${NAT_RULES[$backend/$n]} $((RULES - BASE_RULES))"
+        execs "natctl/del/$backend/$n" natctl del "$NAT_SUBNET"
+        natctl flush > /dev/null 2> "$W/err" || die "natctl flush failed"
+        clean || die "natctl flush left $((RULES - BASE_RULES)) rules"
+    done
+done
 
 # ---- scaling: N containers on one bridge behind one NAT ---------------------------
 #
@@ -791,6 +836,33 @@ else
     V_SCALE="**missed** (over by $(calc "($SC_UP / 5000000 - 1) * 100")%)"
 fi
 
+# natctl's target, per backend: at most one child per add and per del,
+# and flat, read here as a median beside NAT_HI others at most FLAT times
+# the median beside none.
+FLAT=1.25
+declare -A V_NAT NAT_CELL
+for backend in nft iptables; do
+    why=() cell=() v=
+    hi=${NAT_HI[$backend]}
+    for op in add del; do
+        a=$(med "natctl/$op/$backend/0") b=$(med "natctl/$op/$backend/$hi")
+        c0=${EXECN[natctl/$op/$backend/0]:-?} c1=${EXECN[natctl/$op/$backend/$hi]:-?}
+        r=$(ratio "$b" "$a")
+        cell+=("$op ${a:--} → ${b:--} ms beside 0 → $hi (${r}x), children $c0 → $c1")
+        if [ "$r" = - ]; then
+            v="**not measured** (a row failed)"
+            continue
+        fi
+        ((c0 <= 1 && c1 <= 1)) || why+=("$op starts more than one child")
+        ge "$FLAT" "$r" || why+=("$op ${r}x beside $hi, over ${FLAT}x")
+    done
+    if [ -z "$v" ]; then
+        if ((${#why[@]} == 0)); then v="**met**"; else v="**missed** ($(IFS=';'; echo "${why[*]}" | sed 's/;/; /g'))"; fi
+    fi
+    V_NAT[$backend]=$v
+    NAT_CELL[$backend]=$(IFS=';'; echo "${cell[*]}" | sed 's/;/; /g')
+done
+
 versions() {
     echo "- kernel $(uname -r), $(nproc) cores ($(uname -m)); load average (1, 5, 15 min) at the start $LOAD_START, before the scaling rows $LOAD_SCALE, at the end $LOAD_END (a machine shared with other work: see the Reading)"
     echo "- nsnet binaries: \`${NSNET_BIN#"${HERE%/bench}/"}\`$(case $NSNET_BIN in */debug) echo " (**unoptimised debug build**)" ;; esac)"
@@ -801,14 +873,14 @@ versions() {
 cat <<EOF
 # nsnet benchmark
 
-$(date -u '+%Y-%m-%d %H:%M UTC'); $RUNS interleaved rounds of the one-container rows, back to back passes of $BACK lives, scaling at N = $SCALE ($PAR at a time). Generated by \`just bench\` (\`bench/bench.sh\` in a private lab), every figure from this run; times in ms as **median / p90 / max** unless said otherwise. Failures in the whole run: **$TOTAL_FAILS**$( ((TOTAL_FAILS > 0)) && echo " (rows with failures are marked and not averaged)").
+$(date -u '+%Y-%m-%d %H:%M UTC'); $RUNS interleaved rounds of the one-container rows, back to back passes of $BACK lives, scaling at N = $SCALE ($PAR at a time). Generated by \`just bench\` (\`bench/bench.sh\` in a private lab), every figure from this run; times in ms as **median / p90 / max** unless said otherwise. Failures recorded in the whole run (a failed life, pass, command or scaling row each): **$TOTAL_FAILS**$( ((TOTAL_FAILS > 0)) && echo " (rows with failures are marked and not averaged)").
 
 $(versions)
 
-NAT and port publishing by themselves (\`natctl add\`/\`del\` beside 0, 100 and
-1000 other subnets, with the processes each starts; \`publish\` against CNI
-portmap and netavark) are measured by \`bench/natctl.sh\` into
-[natctl.md](natctl.md); podman on an nsnet CNI network by \`bench/cni.sh\`.
+Port publishing against CNI portmap and netavark is measured by
+\`bench/natctl.sh\` into [natctl.md](natctl.md) (another run, not this
+one); podman on an nsnet CNI network by \`bench/cni.sh\` into
+[cni.md](cni.md).
 
 ## Targets (issue 12)
 
@@ -817,7 +889,8 @@ portmap and netavark) are measured by \`bench/natctl.sh\` into
 | one container's life with NAT at least 3x faster than CNI ptp with \`ipMasq: true\` | ${L_PTPNAT:--} / ${L_NAT:--} ms = **${R_NAT}x** | $(verdict_x "$R_NAT" 3) |
 | one container's life without NAT at least 3x faster than CNI ptp with \`ipMasq: false\` | ${L_PTP:--} / ${L_NS:--} ms = **${R_PLAIN}x** | $(verdict_x "$R_PLAIN" 3) |
 | one container's setup at or under the two-\`ip -batch\` shell floor | ${S_NS:--} / ${S_FLOOR:--} ms = **${R_FLOOR}x** | $V_FLOOR |
-| \`natctl add\` and \`del\`: one child process each, flat from 0 to 1000 other subnets | measured by \`bench/natctl.sh\`: see [natctl.md](natctl.md) | (there) |
+| \`natctl add\` and \`del\` (nft backend): one child process each, flat from 0 to 1000 other subnets (at most ${FLAT}x) | ${NAT_CELL[nft]} | ${V_NAT[nft]} |
+| \`natctl add\` and \`del\` (iptables backend): the same, measured to ${NAT_HI[iptables]} others (see below) | ${NAT_CELL[iptables]} | ${V_NAT[iptables]} |
 | $N_HI containers on one bridge behind one NAT, $PAR at a time, all network-ready in under 5 s with 0 failures | $SC_UP_S s, $SC_FAILS containers failed, $SC_ERRS error lines | $V_SCALE |
 
 ## The clock
@@ -908,6 +981,33 @@ for k in nsnet ptp nsnet_nat ptp_nat; do
     ref=nsnet
     [[ $k == *nat ]] && ref=nsnet_nat
     echo "| ${LABEL[$k]} | $(cells "back/$k") | $(ratio "$(med "back/$k")" "$(med "back/$ref")") |"
+done
+
+cat <<EOF
+
+## natctl add and del beside other subnets
+
+\`natctl add --backend B $NAT_SUBNET\` and \`natctl del $NAT_SUBNET\` in turn,
+$NAT_RUNS times each, beside 0 and then ${NAT_HI[nft]} other subnets with nft,
+${NAT_HI[iptables]} with iptables (permanent entries loaded by one \`natctl add -\`,
+which with iptables reads and rewrites the rule set for each line: 1000
+would take minutes); start → return. Beside 0 the add
+makes natctl's table (nft) or chains (iptables) and the del removes them.
+*Children*: processes the command started (strace, successful execve).
+*Rules*: firewall rules beyond the baseline with the others alone, then
+with $NAT_SUBNET added as well.
+
+| backend | op | 0 others: median / p90 / max | N others | N others: median / p90 / max | x (N / 0) | children: 0 others | children: N others |
+|---|---|---|---|---|---|---|
+EOF
+for backend in nft iptables; do
+    hi=${NAT_HI[$backend]}
+    for op in add del; do
+        echo "| $backend | $op | $(cells "natctl/$op/$backend/0" | sed 's/ | / \/ /g') | $hi | $(cells "natctl/$op/$backend/$hi" | sed 's/ | / \/ /g') | $(ratio "$(med "natctl/$op/$backend/$hi")" "$(med "natctl/$op/$backend/0")") | ${EXECS_OF[natctl/$op/$backend/0]:-?} | ${EXECS_OF[natctl/$op/$backend/$hi]:-?} |"
+    done
+    read -r r0 r0b <<< "${NAT_RULES[$backend/0]}"
+    read -r r1 r1b <<< "${NAT_RULES[$backend/$hi]}"
+    echo "| $backend | rules | $r0, then $r0b | $hi | $r1, then $r1b | | | |"
 done
 
 cat <<EOF
@@ -1037,6 +1137,9 @@ Generated from this run's figures; nothing here comes from another run.
 - **$N_HI containers, $PAR at a time**: all network-ready in $SC_UP_S s with
   $SC_FAILS containers failed and $SC_ERRS error lines, target under 5 s with 0, $(echo "$V_SCALE" | sed 's/\*//g');
   firewall rules with $N_HI containers up: $SC_RULES.
+- **natctl add and del** beside other subnets, nft backend:
+  ${NAT_CELL[nft]}; $(echo "${V_NAT[nft]}" | sed 's/\*//g'). iptables backend:
+  ${NAT_CELL[iptables]}; $(echo "${V_NAT[iptables]}" | sed 's/\*//g').
 - Against each row's *to zero* column, the ratios are
   $(ratio "$(med zero/ptp_nat ptp_nat)" "$(med zero/nsnet_nat nsnet_nat)")x with NAT and
   $(ratio "$(med zero/ptp ptp)" "$(med zero/nsnet nsnet)")x without; back to back,
