@@ -343,10 +343,18 @@ impl Lab {
         let mut unshare = {
             let mut cmd = Command::new("unshare");
             cmd.args(INIT).args(["--", "sh", "-c", HOST_SETUP]);
-            cmd.stderr(Stdio::inherit());
+            // Read only when the setup fails: when the lab goes, its init
+            // is SIGKILLed, and unshare says so there.
+            cmd.stderr(Stdio::piped());
             Bg::start(cmd)
         };
-        expect_line(&mut unshare, "ready", "the lab's host could not be set up");
+        if unshare.line() != "ready" {
+            let mut why = String::new();
+            if let Some(mut err) = unshare.child.stderr.take() {
+                let _ = err.read_to_string(&mut why);
+            }
+            panic!("the lab's host could not be set up: {}", why.trim_end());
+        }
         let init_pid = children(unshare.child.id() as i32)
             .first()
             .copied()
