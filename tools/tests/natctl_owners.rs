@@ -1,8 +1,9 @@
 //! natctl's owners in the lab, for both backends: containers that share a
 //! subnet through nsrun hooks (`add --owner $NSRUN_PID`, `del --owner
 //! $NSRUN_PID` on exit), `gc` after a SIGKILLed nsrun, a PID that is not
-//! its owner's any more, entries taken over from owners that exited; and
-//! other programs' rules in natctl's own table and chains, which stay.
+//! its owner's any more, entries taken over from owners that exited,
+//! owners that exit together each letting go without error; and other
+//! programs' rules in natctl's own table and chains, which stay.
 
 #[path = "support/natctl.rs"]
 mod support;
@@ -15,6 +16,7 @@ for_both_backends!(
     gc_clears_exactly_what_a_killed_nsrun_left,
     a_pid_with_another_start_time_is_not_the_owner,
     an_entry_whose_owners_exited_is_taken_over,
+    owners_that_exit_together_each_let_go_without_error,
     other_programs_rules_in_natctls_table_and_chains_stay,
 );
 
@@ -282,6 +284,55 @@ fn an_entry_whose_owners_exited_is_taken_over(backend: &str) {
     natctl(&lab, &["flush"]).expect_ok("flush");
     drop(holder);
     drop(other);
+    tidy(&lab);
+    lab.assert_unchanged(&before);
+}
+
+/// Containers that stop together: the first on-exit `del` drops the
+/// records of every owner that has exited, and the last takes the entry;
+/// the others' own `del` then finds nothing of theirs, which is no error
+/// (they hold nothing), while a live process that is not an owner is
+/// still refused.
+fn owners_that_exit_together_each_let_go_without_error(backend: &str) {
+    let lab = lab!();
+    let before = lab.snapshot();
+    let (a, b) = (
+        lab.spawn("exec sleep infinity"),
+        lab.spawn("exec sleep infinity"),
+    );
+    let live = lab.netns_holder();
+    let (pa, pb, pc) = (
+        a.pid().to_string(),
+        b.pid().to_string(),
+        live.pid().to_string(),
+    );
+    for pid in [&pa, &pb, &pc] {
+        natctl(
+            &lab,
+            &["add", "--backend", backend, "--owner", pid, "10.0.0.0/24"],
+        )
+        .expect_ok(&format!("add --owner {pid}"));
+    }
+    drop(a);
+    drop(b);
+    natctl(&lab, &["del", "--owner", &pa, "10.0.0.0/24"]).expect_ok("the first del");
+    assert_eq!(owner_pids(&lab, "10.0.0.0/24"), vec![pc.clone()]);
+    natctl(&lab, &["del", "--owner", &pb, "10.0.0.0/24"])
+        .expect_ok("the del of an owner whose record went with the first del");
+    assert_eq!(owner_pids(&lab, "10.0.0.0/24"), vec![pc.clone()]);
+    let other = lab.netns_holder();
+    let out = natctl(
+        &lab,
+        &["del", "--owner", &other.pid().to_string(), "10.0.0.0/24"],
+    );
+    assert_one_line(&out, 1, "that process is not one of its owners");
+    drop(other);
+    drop(live);
+    natctl(&lab, &["del", "--owner", &pc, "10.0.0.0/24"]).expect_ok("the last del");
+    assert_eq!(list(&lab), "");
+    natctl(&lab, &["del", "--owner", &pb, "10.0.0.0/24"])
+        .expect_ok("the del of an exited owner whose entry is gone");
+    assert_eq!(list(&lab), "");
     tidy(&lab);
     lab.assert_unchanged(&before);
 }

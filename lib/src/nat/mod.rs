@@ -1139,7 +1139,8 @@ fn decide_removal(owners: Option<&[Owner]>, owner: Option<Leaving>) -> Removal {
 /// with `owner` (a PID, which has usually exited by then, or an owner
 /// exactly), that owner's hold on them: the rule goes with its last live
 /// owner. A key with no
-/// rule is an error unless `if_exists`; then nothing is changed.
+/// rule, or without that owner, is an error unless `if_exists` or the
+/// owner is a process that has exited; then nothing is changed.
 pub fn remove(
     keys: &[Key],
     owner: Option<Leaving>,
@@ -1223,7 +1224,12 @@ fn remove_locked(
             }
         }
     }
-    if !if_exists {
+    // An owner that exited holds nothing: another owner's del (or gc, or an
+    // add taking the entry over) may have dropped its record, or the whole
+    // entry, already. Containers that stop together each run their own
+    // del, and every one of them has then done what it asked.
+    let done = owner.is_some_and(|leaving| leaving.has_exited());
+    if !if_exists && !done {
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(Key::to_string).collect();
             return Err(Error::failed(format!(

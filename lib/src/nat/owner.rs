@@ -128,6 +128,16 @@ impl Leaving {
             (Leaving::Pid(_), Owner::Attachment(_)) => false,
         }
     }
+
+    /// Whether the one leaving is a process that has exited (no process
+    /// with its PID, or a zombie): it holds nothing any more, so a record
+    /// of it that someone else dropped meanwhile is no error.
+    pub fn has_exited(&self) -> bool {
+        match self {
+            Leaving::Pid(pid) => !stat(*pid).is_some_and(|(state, _)| !exited(state)),
+            Leaving::Owner(_) => false,
+        }
+    }
 }
 
 impl fmt::Display for Leaving {
