@@ -13,10 +13,12 @@
 use super::Family;
 use crate::error::Error;
 use netlink_packet_core::{
-    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP,
-    NLM_F_DUMP_INTR, NLM_F_REQUEST,
+    DecodeError, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NlasIterator,
+    Parseable, NLA_TYPE_MASK, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
 };
-use netlink_packet_netfilter::nftables::NfTablesMessage;
+use netlink_packet_netfilter::nftables::{
+    ListAttribute, NfTablesMessage, SetElementList, SetElementMessage,
+};
 use netlink_packet_netfilter::none::ControlMessage;
 use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProtoFamily};
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
@@ -333,14 +335,118 @@ fn nftables(m: NetfilterMessage) -> Option<NfTablesMessage> {
 fn parse(mut data: &[u8]) -> Result<Vec<NetlinkMessage<NetfilterMessage>>, String> {
     let mut out = Vec::new();
     while !data.is_empty() {
-        let len = NetlinkBuffer::new_checked(data)
-            .map_err(|e| e.to_string())?
-            .length() as usize;
-        let msg = NetlinkMessage::<NetfilterMessage>::deserialize(&data[..len.min(data.len())])
-            .map_err(|e| format!("unreadable answer from the kernel ({e})"))?;
+        let buffer = NetlinkBuffer::new_checked(data).map_err(|e| e.to_string())?;
+        let len = buffer.length() as usize;
+        let message = &data[..len.min(data.len())];
+        let msg = if buffer.message_type() == NEW_SET_ELEMENT {
+            elements_message(message)
+        } else {
+            NetlinkMessage::<NetfilterMessage>::deserialize(message)
+        }
+        .map_err(|e| format!("unreadable answer from the kernel ({e})"))?;
         out.push(msg);
         let aligned = (len + 3) & !3;
         data = &data[aligned.min(data.len())..];
     }
     Ok(out)
+}
+
+/// `NFT_MSG_NEWSETELEM`: the message type of a set's elements.
+const NEW_SET_ELEMENT: u16 = (NFTABLES << 8) | 12;
+/// `NFTA_SET_ELEM_LIST_ELEMENTS`: the attribute that lists them.
+const ELEMENTS: u16 = 3;
+/// The `nfgenmsg` header before a netfilter message's attributes.
+const NFGENMSG_LEN: usize = 4;
+
+/// A message of set elements, read with the crate's own parsers one
+/// element at a time. Its parser of the whole list (0.4.0) formats the
+/// list into an error context for every element it reads, error or not,
+/// and a dump packs hundreds of elements into one message: reading a set
+/// of owners or ports would cost the square of its size.
+fn elements_message(message: &[u8]) -> Result<NetlinkMessage<NetfilterMessage>, DecodeError> {
+    let buffer = NetlinkBuffer::new_checked(message)?;
+    let header = NetlinkHeader::parse(&buffer)?;
+    let payload = buffer.payload();
+    let netfilter = NetfilterHeader::parse(payload)?;
+    let mut attributes = Vec::new();
+    for nla in NlasIterator::new(payload.get(NFGENMSG_LEN..).unwrap_or_default()) {
+        let nla = nla?;
+        attributes.push(if nla.kind() & NLA_TYPE_MASK == ELEMENTS {
+            SetElementList::Elements(
+                NlasIterator::new(nla.value())
+                    .map(|element| ListAttribute::parse(&element?))
+                    .collect::<Result<_, _>>()?,
+            )
+        } else {
+            SetElementList::parse(&nla)?
+        });
+    }
+    let inner = NfTablesMessage::NewSetElement(SetElementMessage { attributes });
+    Ok(NetlinkMessage::new(
+        header,
+        NetlinkPayload::InnerMessage(NetfilterMessage::new(netfilter, inner)),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_core::{DefaultNla, NLM_F_MULTIPART};
+    use netlink_packet_netfilter::nftables::{DataAttribute, SetElementAttribute};
+
+    /// A dump's message of `n` elements, as the kernel sends them.
+    fn dumped(n: u16) -> Vec<u8> {
+        let elements = (0..n)
+            .map(|i| {
+                let [high, low] = i.to_be_bytes();
+                ListAttribute::Element(vec![
+                    SetElementAttribute::Key(DataAttribute::Value(vec![10, 0, high, low])),
+                    SetElementAttribute::KeyEnd(vec![DefaultNla::new(1, vec![10, 0, high, low])]),
+                    SetElementAttribute::Data(DataAttribute::Value(vec![0, 0, high, low])),
+                    SetElementAttribute::UserData(vec![0, 4, b'o', b'w', b'n', 0]),
+                ])
+            })
+            .collect();
+        let inner = NfTablesMessage::NewSetElement(SetElementMessage {
+            attributes: vec![
+                SetElementList::Table("nsnet".into()),
+                SetElementList::Set("owners".into()),
+                SetElementList::Elements(elements),
+            ],
+        });
+        let header = NetfilterHeader::new(NetfilterProtoFamily::IPv4, 0, 14);
+        let mut message = NetlinkMessage::from(NetfilterMessage::new(header, inner));
+        message.header.flags = NLM_F_MULTIPART;
+        message.header.sequence_number = 9;
+        message.finalize();
+        let mut buf = vec![0; message.buffer_len()];
+        message.serialize(&mut buf);
+        buf
+    }
+
+    #[test]
+    fn set_elements_read_one_by_one_are_what_the_crate_reads() {
+        for n in [0, 1, 2, 300] {
+            let buf = dumped(n);
+            assert_eq!(
+                NetlinkBuffer::new_checked(&buf[..]).unwrap().message_type(),
+                NEW_SET_ELEMENT
+            );
+            let whole = NetlinkMessage::<NetfilterMessage>::deserialize(&buf).unwrap();
+            assert_eq!(parse(&buf).unwrap(), vec![whole], "{n} elements");
+        }
+        // Two messages in one datagram, each read on its own.
+        let mut two = dumped(3);
+        two.extend(dumped(5));
+        assert_eq!(parse(&two).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_truncated_element_list_is_an_error_not_a_panic() {
+        let mut buf = dumped(4);
+        let cut = buf.len() - 6;
+        buf.truncate(cut);
+        buf[..4].copy_from_slice(&(cut as u32).to_ne_bytes());
+        assert!(parse(&buf).is_err());
+    }
 }
