@@ -19,6 +19,7 @@ test: deps
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS='-D warnings' cargo doc --workspace --no-deps --quiet
 
 # the core scenario in a private lab, as a transcript a newcomer can follow
 demo: deps build

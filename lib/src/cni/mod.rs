@@ -2,7 +2,7 @@
 //! Interface specification, versions 0.4.0, 1.0.0 and 1.1.0, around the
 //! same links and NAT the other tools make.
 //!
-//! [`env`] reads the `CNI_*` variables, [`config`] the network
+//! [`env`](mod@env) reads the `CNI_*` variables, [`config`] the network
 //! configuration on stdin, [`result`] reads and writes results in each
 //! version, [`error`] is the error JSON, [`ipam`] runs the IPAM plugin
 //! the configuration names, exactly as the specification says, [`attach`]

@@ -22,7 +22,7 @@
 //! only once its last reference is gone, a grace period after its last
 //! process. A pair whose peer's namespace a process or a mount still holds
 //! is a live container's, refused at once; for any other, vethup waits for
-//! the kernel's word, event-driven and bounded ([`DYING_GRACE`]).
+//! the kernel's word, event-driven and bounded (`DYING_GRACE`).
 
 use super::lock::LinkLock;
 use super::state::{Link, State};

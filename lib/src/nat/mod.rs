@@ -4,7 +4,7 @@
 //! it; remember who owns each entry, and clear what dead owners left.
 //!
 //! This module owns the operations, as plain functions with typed requests
-//! and results ([`add`], [`del`], [`publish`], [`unpublish`], [`gc`],
+//! and results ([`add`], [`remove`], [`publish`], [`unpublish`], [`gc`],
 //! [`list`], [`flush`]): the tool and the CNI plugin call them alike. Two
 //! backends keep the state in the kernel: [`nft`] (tables `ip nsnet` and
 //! `ip6 nsnet`, whose rules are fixed and whose sets and maps hold the

@@ -9,7 +9,7 @@
 //! the same with none or thousands. The messages are the crate
 //! `netlink-packet-netfilter`'s (rust-netlink, like our rtnetlink crates);
 //! this module only frames requests, collects answers (a set's elements
-//! one at a time, see [`elements_message`]) and maps errors.
+//! one at a time, see `elements_message`) and maps errors.
 
 use super::Family;
 use crate::error::Error;

@@ -362,7 +362,7 @@ fn parse_v6(icmp: &[u8], from: IpAddr, id: u16) -> Option<Event> {
     })
 }
 
-/// Pings `dst` with a small packet a few times over [`ECHO_WAIT`]: a reply
+/// Pings `dst` with a small packet a few times over `ECHO_WAIT`: a reply
 /// counts at once; an error counts only when no reply follows it (the
 /// first echo may meet a neighbour still being resolved, or a carrier
 /// still coming up).

@@ -60,7 +60,7 @@ fn executable(path: &Path) -> Result<(), Errno> {
 /// streams, SIGPIPE at its default action, and `mask` as its signal mask
 /// (the one [`super::block_supervised_signals`] returned: the supervisor's
 /// blocked signals must not stay blocked in the command); it dies with this
-/// process ([`with_death_signal`]). Returns its PID; errors are those of
+/// process (`with_death_signal`). Returns its PID; errors are those of
 /// [`super::exec`].
 pub fn spawn(argv: &[OsString], mask: &SigSet) -> Result<Pid, Error> {
     let Some((program, args)) = argv.split_first() else {

@@ -29,7 +29,7 @@
 //! these chains is another program's and is never removed. The table is
 //! created by `nft -f` (the one time it needs rules written); everything
 //! else — reading, adding and removing elements, tearing down — is sent as
-//! one netlink batch from natctl itself ([`super::nftnl`]).
+//! one netlink batch from natctl itself (`nftnl`).
 
 mod element;
 pub mod json;

@@ -4,7 +4,7 @@
 //! dropped on its way through the forward hook, and would it be
 //! masqueraded on its way out.
 //!
-//! Only reading happens here ([`Ruleset::read`]: `nft -j list ruleset`,
+//! Only reading happens here ([`Firewall::read`]: `nft -j list ruleset`,
 //! `iptables-save`, `ip6tables-save`); the parsers ([`nft`], [`iptables`])
 //! and the evaluation are pure. A condition netcheck does not understand
 //! (a mark, a `fib` lookup, an xtables match) is neither true nor false:
