@@ -316,21 +316,15 @@ impl IptState {
         })
     }
 
-    /// The masquerades and publishes held here, with their owners.
+    /// The masquerades and publishes held here, with their owners: one
+    /// pass over the marks, whatever their number.
     pub fn rules(&self) -> Vec<(Rule, Option<Vec<Owner>>)> {
         let mut rules: Vec<Rule> = Vec::new();
+        let mut owners: BTreeMap<Key, Vec<Owner>> = BTreeMap::new();
         for (chain, _, mark) in self.marks() {
             match mark {
-                Mark::Subnet { subnet, role, out }
-                    if chain == POSTROUTING && role == "masquerade" =>
-                {
-                    rules.push(Rule::Masquerade(Masquerade {
-                        subnet,
-                        out: out.and_then(|o| o.parse().ok()),
-                    }))
-                }
-                Mark::Publish(p) if chain == PREROUTING => rules.push(Rule::Publish(p)),
-                _ => {}
+                Mark::Owner(o, k) => owners.entry(k).or_default().push(o),
+                mark => rules.extend(held(chain, mark)),
             }
         }
         rules.sort();
@@ -338,7 +332,7 @@ impl IptState {
         rules
             .into_iter()
             .map(|r| {
-                let owners = self.owners(&r.key());
+                let owners = owners.get(&r.key()).cloned();
                 (r, owners)
             })
             .collect()
@@ -358,10 +352,10 @@ impl IptState {
 
     /// The rule held here for `key`, if any.
     pub fn find(&self, key: &Key) -> Option<Rule> {
-        self.rules()
-            .into_iter()
-            .map(|(r, _)| r)
-            .find(|r| &r.key() == key)
+        self.marks()
+            .filter_map(|(chain, _, mark)| held(chain, mark))
+            .filter(|r| &r.key() == key)
+            .min()
     }
 
     /// Whether FORWARD's DROP policy would eat an nft-masqueraded subnet's
@@ -375,6 +369,21 @@ impl IptState {
                 })
                 .count()
                     >= 2)
+    }
+}
+
+/// The rule a mark in `chain` stands for: a subnet's masquerade rule, or
+/// a publish's DNAT in PREROUTING (its other rules say the same again).
+fn held(chain: Chain, mark: Mark) -> Option<Rule> {
+    match mark {
+        Mark::Subnet { subnet, role, out } if chain == POSTROUTING && role == "masquerade" => {
+            Some(Rule::Masquerade(Masquerade {
+                subnet,
+                out: out.and_then(|o| o.parse().ok()),
+            }))
+        }
+        Mark::Publish(p) if chain == PREROUTING => Some(Rule::Publish(p)),
+        _ => None,
     }
 }
 
