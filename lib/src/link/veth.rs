@@ -3,7 +3,8 @@
 //!
 //! Up: the peer is created directly inside the target namespace, the one
 //! of the file opened when TARGET was checked, in the same request as the
-//! host end (moving a device costs the kernel 16–40 ms), and left down for
+//! host end (moving a device between namespaces costs the kernel far more
+//! than making it there), and left down for
 //! netinit; the host end is marked, addressed and brought up, or attached
 //! to a bridge in that same request. Everything is one [`Plan`] of
 //! acknowledged rtnetlink requests, undone if the kernel refuses a step.
