@@ -42,12 +42,9 @@ FAILS=$W/fails
 PORT=7 # the gateway's answering service, for the scaled payloads' check
 export CNI_PATH W NETAVARK
 
-say() { echo "bench: $*" >&2; }
-die() {
-    say "$*"
-    [ -s "$W/err" ] && sed 's/^/bench:   /' "$W/err" | head -20 >&2
-    exit 1
-}
+NAME=bench
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 [ "${NSNET_LAB:-}" = 1 ] || die "run me in a lab: just bench (target/release/labrun bash \"\$PWD/bench/bench.sh\")"
 for p in nsrun vethup vethdown netinit natctl labsvc ip nft iptables unshare nsenter strace flock date; do
@@ -80,14 +77,6 @@ sysctl -qw net.ipv4.ip_forward=1 # the lab's host namespace only
 
 # ---- measuring --------------------------------------------------------------
 
-record() { printf '%s\t%s\n' "$1" "$2" >> "$SAMPLES"; }
-
-# failed ROW WHY: one failure of ROW, counted; its error shown on stderr.
-failed() {
-    printf '%s\n' "$1" >> "$FAILS"
-    say "$1 failed: $2"
-    [ -s "$W/err" ] && sed 's/^/bench:   /' "$W/err" | head -5 >&2
-}
 
 # The links of this namespace and its named namespaces, read by builtins.
 count_links() {
@@ -106,10 +95,6 @@ want_links() {
     for b in nsbr0 cnis0 flbr0; do
         [ -e "/proc/sys/net/ipv4/conf/$b" ] && WANT=$((WANT + 1))
     done
-}
-# Firewall rules of this namespace, every table (iptables-nft's included).
-count_rules() {
-    RULES=$(nft -a list ruleset 2>/dev/null | grep '# handle' | grep -cvE '^[[:space:]]*(table|chain|set|map|flowtable) ')
 }
 
 # One fifo nobody writes: a builtin read of it with a timeout is a sleep
@@ -307,19 +292,6 @@ one() {
     return 1
 }
 
-# timed ROW CMD...: CMD's wall time, start to return.
-timed() {
-    local row=$1 t0 t1
-    shift
-    t0=${EPOCHREALTIME/./}
-    if "$@" > /dev/null 2> "$W/err"; then
-        t1=${EPOCHREALTIME/./}
-        record "$row" $((t1 - t0))
-    else
-        failed "$row" "exit status $?"
-        return 1
-    fi
-}
 
 # Program starts, for the where-the-time-goes table.
 TRUE=$(type -P true) # the program, not the shell's builtin
@@ -461,16 +433,10 @@ NAT_RUNS=${NAT_RUNS:-10}
 declare -A NAT_HI=([nft]=1000 [iptables]=1000)
 NAT_SUBNET=10.200.0.0/24
 declare -A NAT_RULES
-nat_others() { # N BACKEND: lines of N subnets 10.100.0.0/24 ...
-    local i
-    for ((i = 0; i < $1; i++)); do
-        echo "10.$((100 + i / 256)).$((i % 256)).0/24 masquerade out=any backend=$2"
-    done
-}
 say "natctl add/del beside 0 and ${NAT_HI[*]} other subnets, $NAT_RUNS times each"
 for backend in nft iptables; do
     for n in 0 "${NAT_HI[$backend]}"; do
-        nat_others "$n" "$backend" | natctl add - > /dev/null 2> "$W/err" ||
+        subnets "$n" | sed "s/\$/ masquerade out=any backend=$backend/" | natctl add - > /dev/null 2> "$W/err" ||
             die "natctl add - of $n subnets ($backend) failed"
         for ((r = 0; r < NAT_RUNS; r++)); do
             pause 0.02

@@ -45,8 +45,9 @@ NETAVARK=/usr/lib/podman/netavark
 W=/run/natctl-bench
 INET=/proc/${NSNET_LAB_INTERNET:-0}/ns/net
 
-say() { echo "natctl.sh: $*" >&2; }
-die() { say "$*"; exit 1; }
+NAME=natctl.sh
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 [ "${NSNET_LAB:-}" = 1 ] && [ -e "$INET" ] ||
     die "run me in a lab: target/release/labrun bash \"\$PWD/bench/natctl.sh\""
 for p in natctl nsrun vethup netinit labsvc nft iptables strace "$CNI/portmap" "$NETAVARK"; do
@@ -68,25 +69,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-record() { printf '%s\t%s\n' "$1" "$2" >> "$SAMPLES"; }
-fail() { printf '%s\n' "$1" >> "$FAILS"; }
-
-# timed ROW CMD...: one sample of CMD's wall time; a failure is counted.
-timed() {
-    local row=$1 t0 t1
-    shift
-    t0=${EPOCHREALTIME/./}
-    if "$@" > /dev/null 2> "$W/err"; then
-        t1=${EPOCHREALTIME/./}
-        record "$row" $((t1 - t0))
-    else
-        fail "$row"
-        say "$row failed: $(head -c 300 "$W/err")"
-    fi
-}
-
-# Firewall rules of this namespace, every table (iptables-nft's included).
-rules() { nft -a list ruleset | grep '# handle' | grep -cvE '^[[:space:]]*(table|chain|set|map|flowtable) '; }
 
 # ---- the three containers, each serving labsvc on port 80 -------------------
 
@@ -198,12 +180,13 @@ connect_times() { # ROW PORT
             else echo fail; fi
             exec 3>&-
         done' | while read -r a b; do
-        if [ "$a" = fail ]; then fail "$1"; else record "$1" $((a - b)); fi
+        if [ "$a" = fail ]; then failed "$1" "no answer"; else record "$1" $((a - b)); fi
     done
 }
 
 TOOLS=(natctl portmap netavark)
-RULES0=$(rules)
+count_rules
+RULES0=$RULES
 for n in $LEVELS; do
     say "ports already published: $n"
     if [ "$n" = 0 ]; then
@@ -215,11 +198,12 @@ for n in $LEVELS; do
     # Rules and the first packet with N ports (one at level 0).
     k=$((n > 0 ? n : 1))
     for t in "${TOOLS[@]}"; do
-        load "$t" "$k" || { fail "load/$t/$n"; say "$t: cannot load $k ports"; continue; }
+        load "$t" "$k" || { failed "load/$t/$n" "cannot load $k ports"; continue; }
         if [ "$n" != 0 ]; then
             for ((r = 0; r < RUNS; r++)); do round "$t" "$n"; done
         fi
-        printf 'rules/%s/%s\t%s\n' "$t" "$n" $(($(rules) - RULES0)) >> "$W/counts"
+        count_rules
+        printf 'rules/%s/%s\t%s\n' "$t" "$n" $((RULES - RULES0)) >> "$W/counts"
         connect_times "connect/$t/$n" $((20000 + k - 1))
         unload "$t" "$k"
     done
@@ -232,14 +216,10 @@ HELD=()
 
 # ---- natctl add and del beside other subnets --------------------------------
 
-others() { # N: subnets 10.100.0.0/24 ... (never 10.200.0.0/24)
-    local i
-    for ((i = 0; i < $1; i++)); do echo "10.$((100 + i / 256)).$((i % 256)).0/24"; done
-}
 for backend in nft iptables; do
     for n in $LEVELS; do
         say "natctl add/del ($backend) beside $n subnets"
-        others "$n" | sed "s/\$/ masquerade out=any backend=$backend/" | natctl add - || die "preloading $n subnets"
+        subnets "$n" | sed "s/\$/ masquerade out=any backend=$backend/" | natctl add - || die "preloading $n subnets"
         for ((r = 0; r < RUNS; r++)); do
             timed "add/$backend/$n" natctl add --backend "$backend" 10.200.0.0/24
             timed "del/$backend/$n" natctl del 10.200.0.0/24
@@ -252,8 +232,9 @@ for backend in nft iptables; do
             strace -f -qq -e trace=execve -o "$W/st" "${cmd[@]}" > /dev/null 2>&1
             printf 'children/%s/%s/%s\t%s\n' "$op" "$backend" "$n" $(($(grep -c 'execve(' "$W/st") - 1)) >> "$W/counts"
         done
-        printf 'rules-subnets/%s/%s\t%s\n' "$backend" "$n" $(($(rules) - RULES0)) >> "$W/counts"
-        others "$n" | natctl del - > /dev/null || die "unloading"
+        count_rules
+        printf 'rules-subnets/%s/%s\t%s\n' "$backend" "$n" $((RULES - RULES0)) >> "$W/counts"
+        subnets "$n" | natctl del - > /dev/null || die "unloading"
     done
 done
 
