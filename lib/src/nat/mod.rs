@@ -38,6 +38,9 @@ use std::str::FromStr;
 
 /// The lock that serialises natctl's read-plan-apply cycles, in
 /// [`crate::lockfile::DIR`]: `/run/nsnet/natctl.lock`.
+/// Every rule, chain comment and element comment of natctl's, in both
+/// backends, begins so.
+pub const MARK: &str = "nsnet:";
 pub const LOCK: &str = "natctl.lock";
 
 /// The environment variable that picks a backend when `--backend` is absent.
@@ -478,15 +481,12 @@ impl View {
         }
     }
 
-    /// The rule that stands where `wanted` would go, with its owners: the
-    /// rule of the same key in either backend; else, for `backend`, a rule
+    /// The rule that stands where `wanted` would go in `backend`, with its
+    /// owners, when no rule holds its key (see [`View::find_key`]): a rule
     /// it collides with. Published ports of one protocol and address
     /// collide in both backends (both would translate them); subnets
     /// overlap only in nft, whose sets hold disjoint ranges.
-    fn find(&mut self, wanted: &Rule, backend: Backend) -> Result<Option<Found>, Error> {
-        if let Some(found) = self.find_key(&wanted.key())? {
-            return Ok(Some(found));
-        }
+    fn find_colliding(&mut self, wanted: &Rule, backend: Backend) -> Result<Option<Found>, Error> {
         let family = self.family;
         if self.nft.read().is_some_and(|s| s.table) {
             let nl = self.nl();
@@ -551,11 +551,11 @@ impl View {
             }
         }
         if let Some(ipt) = self.ipt.read() {
-            if let Some(rule) = ipt.find(key) {
+            if let Some((rule, owners)) = ipt.rules().into_iter().find(|(r, _)| r.key() == *key) {
                 return Ok(Some(Found {
-                    owners: ipt.owners(key),
                     rule,
                     backend: Backend::Iptables,
+                    owners,
                 }));
             }
         }
@@ -904,7 +904,7 @@ fn add_locked(
         Some(found) => Some(found),
         None => {
             let backend = view.pick(choice)?;
-            view.find(rule, backend)?
+            view.find_colliding(rule, backend)?
         }
     };
     if let (Some(found), Some(asked)) = (&existing, choice.backend()) {
@@ -1163,9 +1163,12 @@ pub fn remove_lines(
     let _lock = lock(mode)?;
     let targets: Vec<(Key, Vec<Family>)> = lines
         .iter()
-        .map(|l| match &l.rule {
-            LineRule::Subnet(s) => (Key::Subnet(*s), vec![Family::of(s)]),
-            LineRule::Rule(r) => (r.key(), vec![Family::of_rule(r)]),
+        .map(|l| {
+            let family = match &l.rule {
+                LineRule::Subnet(s) => Family::of(s),
+                LineRule::Rule(r) => Family::of_rule(r),
+            };
+            (l.rule.key(), vec![family])
         })
         .collect();
     remove_locked(&targets, owner, if_exists, mode)

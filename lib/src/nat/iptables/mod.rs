@@ -29,14 +29,11 @@
 
 use super::entry::{Key, Line, LineRule, Masquerade, Publish, Rule};
 use super::owner::Owner;
-use super::Family;
+use super::{Family, MARK};
 use crate::cidr::Subnet;
 use crate::error::Error;
 use crate::run::{self, Command, Program};
 use std::collections::BTreeMap;
-
-/// Every comment of natctl's begins so.
-pub const MARK: &str = "nsnet:";
 
 /// One of natctl's chains: its table, the built-in chain that jumps to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -336,26 +333,6 @@ impl IptState {
                 (r, owners)
             })
             .collect()
-    }
-
-    /// The owners recorded for a key; `None` when it has none (permanent).
-    pub fn owners(&self, key: &Key) -> Option<Vec<Owner>> {
-        let owners: Vec<Owner> = self
-            .marks()
-            .filter_map(|(_, _, m)| match m {
-                Mark::Owner(o, k) if &k == key => Some(o),
-                _ => None,
-            })
-            .collect();
-        (!owners.is_empty()).then_some(owners)
-    }
-
-    /// The rule held here for `key`, if any.
-    pub fn find(&self, key: &Key) -> Option<Rule> {
-        self.marks()
-            .filter_map(|(chain, _, mark)| held(chain, mark))
-            .filter(|r| &r.key() == key)
-            .min()
     }
 
     /// Whether FORWARD's DROP policy would eat an nft-masqueraded subnet's

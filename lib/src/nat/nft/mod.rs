@@ -39,7 +39,7 @@ pub use element::{Element, Field, Found};
 use super::entry::{Key, Masquerade, PortKey, Publish, Rule};
 use super::nftnl::{Nl, Request};
 use super::owner::Owner;
-use super::Family;
+use super::{Family, MARK};
 use crate::error::Error;
 use crate::port::{Dest, PortRange, Proto};
 use ipnet::IpNet;
@@ -54,8 +54,6 @@ use std::net::IpAddr;
 
 /// The name of natctl's table in both families.
 pub const TABLE: &str = "nsnet";
-/// Every rule of natctl's carries a comment beginning so.
-pub const MARK: &str = "nsnet:";
 /// Owner sets are named this, then the entry's key.
 pub const OWNERS: &str = "owners_";
 
