@@ -100,12 +100,19 @@ pub fn allotted(ipam: &CniResult, point_to_point: bool) -> Result<Vec<Allotted>,
             let addr: HostCidr = ip.address.to_string().parse().map_err(|e: Error| {
                 Error::failed(format!("the IPAM plugin allotted {}: {}", ip.address, e.message()))
             })?;
+            // The gateway becomes the bridge's own address: a host address
+            // of the subnet, not its network or broadcast address.
+            let host = |gw: IpAddr| {
+                gw != addr.addr()
+                    && addr.net().contains(&gw)
+                    && format!("{gw}/{}", addr.net().prefix_len())
+                        .parse::<HostCidr>()
+                        .is_ok()
+            };
             match ip.gateway {
-                Some(gw) if !addr.net().contains(&gw) || gw == addr.addr() => {
-                    Err(Error::failed(format!(
-                        "the IPAM plugin gave {addr} the gateway {gw}, which is not another address of its subnet"
-                    )))
-                }
+                Some(gw) if !host(gw) => Err(Error::failed(format!(
+                    "the IPAM plugin gave {addr} the gateway {gw}, which is not another host address of its subnet"
+                ))),
                 None if point_to_point => Err(Error::failed(format!(
                     "the IPAM plugin gave {addr} no gateway (point-to-point needs one; \
                      give the range a \"gateway\" or use a \"bridge\")"
@@ -372,4 +379,29 @@ pub fn ours(result: &CniResult, ifname: &IfName) -> Vec<IpNet> {
         })
         .map(|ip| ip.address)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ipam(address: &str, gateway: &str) -> CniResult {
+        CniResult::from_value(&json!({"ips": [{"address": address, "gateway": gateway}]})).unwrap()
+    }
+
+    #[test]
+    fn a_gateway_is_another_host_address_of_the_subnet() {
+        let ok = allotted(&ipam("10.1.0.2/24", "10.1.0.1"), false).unwrap();
+        assert_eq!(ok[0].gateway, Some("10.1.0.1".parse().unwrap()));
+        for gw in ["10.1.0.0", "10.1.0.255", "10.1.0.2", "10.2.0.1"] {
+            let e = allotted(&ipam("10.1.0.2/24", gw), false).unwrap_err();
+            assert!(
+                e.message()
+                    .ends_with("which is not another host address of its subnet"),
+                "{gw}: {}",
+                e.message()
+            );
+        }
+    }
 }
