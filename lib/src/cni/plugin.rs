@@ -66,10 +66,7 @@ fn run(env: Result<Env, CniError>, stdin: &[u8]) -> Result<String, CniError> {
 /// VERSION: every version nsnet speaks, in the version asked about when
 /// it is one of them.
 fn version(stdin: &[u8]) -> String {
-    let asked = serde_json::from_slice::<serde_json::Value>(stdin)
-        .ok()
-        .and_then(|v| Version::parse(v.get("cniVersion")?.as_str()?).ok())
-        .unwrap_or(Version::LATEST);
+    let asked = config::version_of(stdin).unwrap_or(Version::LATEST);
     let all: Vec<&str> = Version::ALL.iter().map(|v| v.as_str()).collect();
     serde_json::json!({"cniVersion": asked.as_str(), "supportedVersions": all}).to_string()
 }

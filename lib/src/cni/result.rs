@@ -196,13 +196,6 @@ impl CniResult {
         object.insert("dns".into(), self.dns.to_json());
         Value::Object(object)
     }
-
-    /// The index of the interface named `name` inside `sandbox`.
-    pub fn interface_index(&self, name: &str, sandbox: &str) -> Option<usize> {
-        self.interfaces
-            .iter()
-            .position(|i| i.name == name && i.sandbox.as_deref() == Some(sandbox))
-    }
 }
 
 #[cfg(test)]
