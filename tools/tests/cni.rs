@@ -427,6 +427,8 @@ fn ipmasq_reaches_the_internet_and_fifty_containers_make_one_masquerade() {
 #[test]
 fn check_fails_on_whatever_is_removed_behind_its_back() {
     let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
     let c = conf("1.0.0", json!({"ipMasq": true}));
     let id = ("c1id", "eth0", "c1");
     for (what, breaking, says) in [
@@ -463,6 +465,9 @@ fn check_fails_on_whatever_is_removed_behind_its_back() {
     }
     let e = refused(nsnet(&lab, "CHECK", &c, id));
     assert_eq!(e["code"], 7);
+    // ipMasq turned forwarding on, and rightly left it on.
+    lab.sh_ok("echo 0 > /proc/sys/net/ipv4/ip_forward");
+    lab.assert_settles(&before);
 }
 
 #[test]
@@ -610,6 +615,8 @@ fn bad_configurations_get_the_spec_error_and_change_nothing() {
 #[test]
 fn chains_with_loopback_before_and_portmap_and_tuning_after() {
     let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
     netns(&lab, "c1");
     let id = ("c1id", "eth0", "c1");
     for v in ["0.4.0", "1.0.0"] {
@@ -679,6 +686,15 @@ fn chains_with_loopback_before_and_portmap_and_tuning_after() {
         .expect_ok("loopback DEL");
     }
     lab.sh_ok("ip netns del c1");
+    // portmap keeps its top chains by design: they are its, not nsnet's.
+    lab.sh_ok(
+        "iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT && \
+         iptables -t nat -D OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT && \
+         iptables -t nat -D POSTROUTING -m comment --comment 'CNI portfwd requiring masquerade' -j CNI-HOSTPORT-MASQ && \
+         for c in CNI-HOSTPORT-DNAT CNI-HOSTPORT-MASQ CNI-HOSTPORT-SETMARK; do \
+           iptables -t nat -F $c && iptables -t nat -X $c; done",
+    );
+    lab.assert_settles(&before);
 }
 
 /// `conf` as a runtime gives it to a plugin with the portMappings

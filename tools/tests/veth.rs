@@ -1112,6 +1112,7 @@ fn reads_from_outside_see_links_addresses_and_routes() {
     let lab = lab!();
     let c = lab.netns_holder();
     let pid = c.pid().to_string();
+    let before = lab.snapshot();
     lab.run(&[
         "vethup",
         "--addr",
@@ -1175,4 +1176,5 @@ fn reads_from_outside_see_links_addresses_and_routes() {
         "its container lives"
     );
     lab.run(&["vethdown", "veth0"]).expect_ok("vethdown");
+    lab.assert_settles(&before);
 }
