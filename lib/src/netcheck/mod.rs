@@ -153,12 +153,9 @@ fn listen(
             names,
         });
     }
-    let mut paths: Vec<PathMtu> = results
-        .filter_map(|r| match r {
-            Probed::Mtu(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+    // The first round probed the addresses given; the names' addresses
+    // are probed now that the name servers have answered.
+    let mut by_addr = mtus(results);
     let mut probes: Vec<Probe> = Vec::new();
     for (dest, addrs) in dests.iter().zip(targets.iter_mut()) {
         if let Dest::Name(_) = dest {
@@ -166,25 +163,7 @@ fn listen(
             mtu(addrs, &mut probes);
         }
     }
-    paths.extend(
-        probe::run_inside(netns, probes)?
-            .into_iter()
-            .filter_map(|r| match r {
-                Probed::Mtu(m) => Some(m),
-                _ => None,
-            }),
-    );
-    // The answers come in the order asked: addresses first, then names.
-    let (mut by_addr, mut by_name) = {
-        let known: usize = dests
-            .iter()
-            .zip(&targets)
-            .filter(|(d, _)| matches!(d, Dest::Addr(_)))
-            .map(|(_, a)| a.len())
-            .sum();
-        let rest = paths.split_off(known.min(paths.len()));
-        (paths.into_iter(), rest.into_iter())
-    };
+    let mut by_name = mtus(probe::run_inside(netns, probes)?.into_iter());
     for (dest, addrs) in dests.iter().zip(targets) {
         let answers: &mut dyn Iterator<Item = PathMtu> = match dest {
             Dest::Addr(_) => &mut by_addr,
@@ -198,6 +177,17 @@ fn listen(
     }
     heard.after = Counters::read();
     Ok(heard)
+}
+
+/// The path MTUs among a round's answers, in the order asked.
+fn mtus(results: impl Iterator<Item = Probed>) -> std::vec::IntoIter<PathMtu> {
+    results
+        .filter_map(|r| match r {
+            Probed::Mtu(m) => Some(m),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 /// The header lines: what was checked, for a reader of a bug report.
