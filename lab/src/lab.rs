@@ -472,6 +472,14 @@ impl Lab {
         self.run(&["sh", "-c", script])
     }
 
+    /// Makes the lab's host forward IPv4, as a host running containers
+    /// behind NAT does. natctl add turns forwarding on and rightly leaves
+    /// it on (other containers and programs may need it), so a residue
+    /// check of a scenario with NAT starts from a host where it is on.
+    pub fn forward_ipv4(&self) {
+        self.sh_ok("echo 1 > /proc/sys/net/ipv4/ip_forward");
+    }
+
     /// Runs a shell script in host; panics unless it succeeds; returns stdout.
     pub fn sh_ok(&self, script: &str) -> String {
         self.sh(script).expect_ok(script).stdout

@@ -35,14 +35,6 @@ fn contained(command: &[&str]) -> Vec<String> {
     argv
 }
 
-/// Makes the lab's host forward IPv4, as a host running containers behind
-/// NAT does. natctl add turns forwarding on and rightly leaves it on (other
-/// containers and programs may need it), so a residue check of a scenario
-/// with NAT starts from a host where it is on already.
-fn forwarding_host(lab: &Lab) {
-    lab.sh_ok("echo 1 > /proc/sys/net/ipv4/ip_forward");
-}
-
 fn core_scenario(lab: &Lab, extra: &[&str], backend: &str) -> nsnet_lab::Out {
     lab.output(core_scenario_command(lab, extra, backend))
 }
@@ -90,7 +82,7 @@ fn assert_reached_everything(out: &nsnet_lab::Out) {
 /// The core scenario on one NAT backend, then the residue check.
 fn core_scenario_leaves_nothing(backend: &str) {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     assert_reached_everything(&core_scenario(&lab, &[], backend));
     lab.assert_settles(&before);
@@ -112,7 +104,7 @@ fn core_scenario_on_iptables() {
 #[test]
 fn core_scenario_whatever_the_environment_holds() {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     let mut cmd = core_scenario_command(&lab, &[], "nft");
     cmd.env("NSNET_COMPLETIONS", "bash")
@@ -125,7 +117,7 @@ fn core_scenario_whatever_the_environment_holds() {
 #[test]
 fn core_scenario_with_pid_proc_and_hostname() {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     let out = core_scenario(
         &lab,
@@ -167,7 +159,7 @@ fn core_scenario_with_pid_proc_and_hostname() {
 #[test]
 fn payload_killed_by_a_signal_still_cleans_up() {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     let out = lab.run(&contained(&["sh", "-c", "kill -KILL $$"]));
     assert_eq!(out.code(), 137, "{}", out.stderr);
@@ -179,7 +171,7 @@ fn a_hook_failing_half_way_is_undone_by_on_exit() {
     let lab = lab!();
     // veth0 is taken by a foreign pair, so vethup refuses after natctl added.
     lab.sh_ok("ip link add veth0 type veth peer name veth0p");
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     let out = lab.run(&contained(&["touch", "/run/payload-ran"]));
     assert_eq!(out.code(), 125);
@@ -196,7 +188,7 @@ fn a_hook_failing_half_way_is_undone_by_on_exit() {
 #[test]
 fn nsrun_killed_leaves_what_flush_and_all_clear() {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     let mut nsrun =
         lab.spawn_command(lab.command(&contained(&["sh", "-c", "echo up; exec sleep 1000"])));
@@ -240,7 +232,7 @@ fn a_taken_interface_name_is_refused_and_nothing_changes() {
 #[test]
 fn many_containers_on_a_bridge_and_one_alone() {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     lab.run(&["natctl", "add", "10.0.0.0/24"])
         .expect_ok("natctl add");
@@ -330,7 +322,7 @@ fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
 #[test]
 fn the_demo_tells_the_core_scenario_and_leaves_nothing() {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../lab/demo.sh");
     let out = lab.run(&["bash", demo]).expect_ok("the demo");

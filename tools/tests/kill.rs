@@ -40,12 +40,6 @@ struct Composition {
     netinit: &'static [&'static str],
 }
 
-/// Makes the lab's host forward IPv4, as a host with containers behind NAT
-/// does: natctl add turns forwarding on and leaves it on by design.
-fn forwarding_host(lab: &Lab) {
-    lab.sh_ok("echo 1 > /proc/sys/net/ipv4/ip_forward");
-}
-
 /// The lab PIDs of `pid` and all its descendants, as they are now.
 fn tree(lab: &Lab, pid: i32) -> Vec<i32> {
     let mut all = vec![pid];
@@ -146,7 +140,7 @@ fn run_and_kill(lab: &Lab, composition: &Composition, step: Step) {
 /// Every step, one after the other in one lab, each ending where it began.
 fn killed_at_every_step(composition: Composition) {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     // The README's first example adds the NAT before nsrun runs.
     let before = lab.snapshot();
     for step in STEPS {

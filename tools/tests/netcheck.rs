@@ -88,13 +88,6 @@ fn container_state(lab: &Lab, pid: i32) -> String {
         .collect()
 }
 
-/// Makes the lab's host forward IPv4, as a host running containers behind
-/// NAT does: natctl add turns it on and rightly leaves it on, so each
-/// test's residue check starts from a host where it is on already.
-fn forwarding_host(lab: &Lab) {
-    lab.sh_ok("echo 1 > /proc/sys/net/ipv4/ip_forward");
-}
-
 fn line_diff(before: &str, after: &str) -> String {
     let gone = before.lines().filter(|l| !after.lines().any(|a| a == *l));
     let new = after.lines().filter(|l| !before.lines().any(|b| b == *l));
@@ -179,7 +172,7 @@ fn assert_healthy(out: &Out, pid: i32) -> Vec<String> {
 #[test]
 fn a_healthy_container_gets_only_ok_lines() {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     let c = start(&lab);
     let lines = assert_healthy(&netcheck(&lab, &c), c.pid);
@@ -195,7 +188,7 @@ fn a_healthy_container_gets_only_ok_lines() {
 #[test]
 fn a_healthy_container_on_iptables_behind_dockers_policy() {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     lab.sh_ok("iptables -P FORWARD DROP");
     let c = start_with(
@@ -220,7 +213,7 @@ fn a_healthy_container_on_iptables_behind_dockers_policy() {
 #[test]
 fn a_dual_stack_container_is_checked_in_both_families() {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     let c = start_netinit(
         &lab,
@@ -261,7 +254,7 @@ fn a_dual_stack_container_is_checked_in_both_families() {
 #[test]
 fn another_programs_masquerade_and_a_bridge() {
     let lab = lab!();
-    forwarding_host(&lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     lab.sh_ok("iptables -t nat -A POSTROUTING -s 10.0.0.0/24 -o up0 -j MASQUERADE");
     let c = start_with(&lab, "", "vethup --bridge nsbr0 c1 $NSRUN_PID");
@@ -361,7 +354,7 @@ fn only_lab_addresses(fix: &str) {
 /// the first FAIL's fix is its fix (the first line is the fault, or is
 /// blamed on it), runs every fix printed, and checks netcheck passes again.
 fn named_and_fixed(lab: &Lab, fault: Fault) {
-    forwarding_host(lab);
+    lab.forward_ipv4();
     let before = lab.snapshot();
     let c = start(lab);
     assert_healthy(&netcheck(lab, &c), c.pid);
