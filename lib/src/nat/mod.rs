@@ -323,6 +323,15 @@ impl Plan {
         });
     }
 
+    /// A transaction that applies `change` to natctl's chains of `ipt`'s
+    /// family with one iptables-restore.
+    fn push_ipt(&mut self, what: impl Into<String>, ipt: &IptState, change: &iptables::Change) {
+        self.push(
+            what,
+            Step::Program(iptables::command(ipt.family, change.render(ipt))),
+        );
+    }
+
     fn extend(&mut self, other: Plan) {
         self.transactions.extend(other.transactions);
     }
@@ -629,9 +638,10 @@ impl View {
                     );
                 }
                 ipt.add(rule, owners, &mut change);
-                plan.push(
+                plan.push_ipt(
                     format!("add {} with {}", rule.key(), iptables::tool(family)),
-                    Step::Program(iptables::command(family, change.render(ipt))),
+                    ipt,
+                    &change,
                 );
             }
         }
@@ -679,13 +689,14 @@ impl View {
             }
             if !change.is_empty() {
                 let names: Vec<String> = found.iter().map(|f| f.rule.key().to_string()).collect();
-                plan.push(
+                plan.push_ipt(
                     format!(
                         "remove {} from {}",
                         names.join(", "),
                         iptables::tool(family)
                     ),
-                    Step::Program(iptables::command(family, change.render(ipt))),
+                    ipt,
+                    &change,
                 );
             }
         }
@@ -743,12 +754,13 @@ fn accept(family: Family, ipt: &IptState, subnet: &Subnet) -> Plan {
     let mut change = iptables::Change::default();
     ipt.add_accept(subnet, &mut change);
     let mut plan = Plan::default();
-    plan.push(
+    plan.push_ipt(
         format!(
             "let {subnet} through the {} FORWARD chain",
             iptables::tool(family)
         ),
-        Step::Program(iptables::command(family, change.render(ipt))),
+        ipt,
+        &change,
     );
     plan
 }
@@ -1005,9 +1017,10 @@ fn undo(rule: &Rule) -> Result<(), Error> {
         let mut change = iptables::Change::default();
         ipt.remove(&key, false, &mut change);
         if !change.is_empty() {
-            plan.push(
+            plan.push_ipt(
                 format!("remove {key} from {}", iptables::tool(view.family)),
-                Step::Program(iptables::command(view.family, change.render(ipt))),
+                ipt,
+                &change,
             );
         }
     }
@@ -1034,10 +1047,7 @@ fn forget_owners(view: &View, found: &Found) -> Plan {
             for o in found.owners.iter().flatten() {
                 ipt.drop_owner(&key, o, &mut change);
             }
-            plan.push(
-                format!("make {key} permanent"),
-                Step::Program(iptables::command(view.family, change.render(ipt))),
-            );
+            plan.push_ipt(format!("make {key} permanent"), ipt, &change);
         }
     }
     plan
@@ -1083,10 +1093,7 @@ fn change_owners(view: &View, found: &Found, add: Option<&Owner>, drop: &[Owner]
             if let Some(o) = add {
                 ipt.add_owner(&key, o, &mut change);
             }
-            plan.push(
-                what,
-                Step::Program(iptables::command(view.family, change.render(ipt))),
-            );
+            plan.push_ipt(what, ipt, &change);
         }
     }
     plan
@@ -1432,9 +1439,10 @@ pub fn flush(mode: Mode) -> Result<(), Error> {
             let mut change = iptables::Change::default();
             ipt.flush(&mut change);
             if !change.is_empty() {
-                plan.push(
+                plan.push_ipt(
                     format!("remove natctl's {} rules", iptables::tool(family)),
-                    Step::Program(iptables::command(family, change.render(ipt))),
+                    ipt,
+                    &change,
                 );
             }
         }
