@@ -137,28 +137,40 @@ fn adding_again_changes_nothing(backend: &str) {
     assert_eq!(firewall(&lab), once);
 }
 
-/// Puts a stand-in for `program` first on PATH: the first time it is asked
-/// to change something it applies only what `partial` (a shell filter of
-/// its stdin) lets through, then fails; otherwise it is the real program.
-fn fail_once(lab: &Lab, program: &str, applies: &str, partial: &str) -> String {
+/// Puts a stand-in for `program` first on PATH: the first time it is
+/// asked to change something (its arguments match the case pattern
+/// `applies`) it touches /run/fake/`mark` and runs `then` in place of the
+/// real program (`$REAL`, with `"$@"`); otherwise it is the real program.
+/// Returns the PATH to run natctl with.
+fn stand_in(lab: &Lab, program: &str, applies: &str, mark: &str, then: &str) -> String {
     let real = lab
         .sh_ok(&format!("command -v {program}"))
         .trim()
         .to_string();
     lab.sh_ok(&format!(
-        "mkdir -p /run/fake && cat > /run/fake/{program} <<'EOF'\n\
+        "mkdir -p /run/fake && rm -f /run/fake/{mark} && cat > /run/fake/{program} <<'EOF'\n\
          #!/bin/sh\n\
-         case \"$*\" in {applies}) ;; *) exec {real} \"$@\";; esac\n\
-         if [ -e /run/fake/failed ]; then exec {real} \"$@\"; fi\n\
-         touch /run/fake/failed\n\
-         {partial} | {real} \"$@\" >/dev/null 2>&1\n\
-         echo 'Error: simulated failure' >&2\n\
-         exit 1\n\
+         REAL={real}\n\
+         case \"$*\" in {applies}) ;; *) exec $REAL \"$@\";; esac\n\
+         if [ -e /run/fake/{mark} ]; then exec $REAL \"$@\"; fi\n\
+         touch /run/fake/{mark}\n\
+         {then}\n\
          EOF\n\
          chmod +x /run/fake/{program}"
     ));
     let path = lab.sh_ok("echo \"$PATH\"");
     format!("/run/fake:{}", path.trim())
+}
+
+/// A stand-in that applies only what `partial` (a shell filter of its
+/// stdin) lets through, then fails.
+fn fail_once(lab: &Lab, program: &str, applies: &str, partial: &str) -> String {
+    let then = format!(
+        "{partial} | $REAL \"$@\" >/dev/null 2>&1\n\
+         echo 'Error: simulated failure' >&2\n\
+         exit 1"
+    );
+    stand_in(lab, program, applies, "failed", &then)
 }
 
 fn a_failure_half_way_leaves_nothing(backend: &str) {
@@ -194,28 +206,15 @@ fn a_failure_half_way_leaves_nothing(backend: &str) {
     );
 }
 
-/// A stand-in for `program` first on PATH that, the first time it is
-/// asked to change something, gets natctl SIGKILLed `before` or `after`
-/// the real program has run.
+/// A stand-in that gets natctl SIGKILLed `before` or `after` the real
+/// program has run.
 fn kill_once(lab: &Lab, program: &str, applies: &str, when: &str) -> String {
-    let real = lab
-        .sh_ok(&format!("command -v {program}"))
-        .trim()
-        .to_string();
-    lab.sh_ok(&format!(
-        "mkdir -p /run/fake && rm -f /run/fake/killed && cat > /run/fake/{program} <<'EOF'\n\
-         #!/bin/sh\n\
-         case \"$*\" in {applies}) ;; *) exec {real} \"$@\";; esac\n\
-         if [ -e /run/fake/killed ]; then exec {real} \"$@\"; fi\n\
-         touch /run/fake/killed\n\
-         if [ {when} = after ]; then {real} \"$@\"; fi\n\
+    let then = format!(
+        "if [ {when} = after ]; then $REAL \"$@\"; fi\n\
          kill -9 $PPID\n\
-         exit 1\n\
-         EOF\n\
-         chmod +x /run/fake/{program}"
-    ));
-    let path = lab.sh_ok("echo \"$PATH\"");
-    format!("/run/fake:{}", path.trim())
+         exit 1"
+    );
+    stand_in(lab, program, applies, "killed", &then)
 }
 
 /// natctl SIGKILLed before or after each program it runs, under a
