@@ -32,6 +32,9 @@ const BUFFER: usize = 64 * 1024;
 /// A dump the kernel marks as interrupted by a concurrent change is read
 /// again, up to this many times.
 const DUMP_TRIES: usize = 8;
+/// The user data type of a comment, for elements and rules alike
+/// (`NFTNL_UDATA_SET_ELEM_COMMENT`, `NFTNL_UDATA_RULE_COMMENT`).
+pub const UDATA_COMMENT: u8 = 0;
 
 fn proto(family: Family) -> NetfilterProtoFamily {
     match family {
@@ -387,6 +390,26 @@ fn elements_message(message: &[u8]) -> Result<NetlinkMessage<NetfilterMessage>, 
         header,
         NetlinkPayload::InnerMessage(NetfilterMessage::new(netfilter, inner)),
     ))
+}
+
+/// The comment in an element's or a rule's user data (nftnl's TLVs).
+pub fn comment(udata: &[u8]) -> Option<String> {
+    let mut rest = udata;
+    while rest.len() >= 2 {
+        let (kind, len) = (rest[0], rest[1] as usize);
+        let value = rest.get(2..2 + len)?;
+        if kind == UDATA_COMMENT {
+            return Some(c_text(value));
+        }
+        rest = &rest[2 + len..];
+    }
+    None
+}
+
+/// A C string's text: its bytes up to the first NUL.
+pub fn c_text(bytes: &[u8]) -> String {
+    let text = bytes.split(|b| *b == 0).next().unwrap_or_default();
+    String::from_utf8_lossy(text).into_owned()
 }
 
 #[cfg(test)]
