@@ -69,60 +69,26 @@ fn the_in_process_read_is_what_iptables_save_shows() {
     };
     // The tables as they were, for a restore at the end.
     ok("iptables-save > /run/saved4; ip6tables-save > /run/saved6");
-    let nat = |args: &[&str]| {
-        natctl(&lab, args).expect_ok(&format!("natctl {}", args.join(" ")));
+    // natctl with these words, each line a run.
+    let nat = |lines: &str| {
+        for line in lines.lines() {
+            let args: Vec<&str> = line.split_whitespace().collect();
+            natctl(&lab, &args).expect_ok(&format!("natctl {line}"));
+        }
     };
     assert_reads_as_saved(&lab, "nothing");
     ok("iptables -L >/dev/null; ip6tables -t nat -L >/dev/null");
     assert_reads_as_saved(&lab, "empty built-in tables");
-    nat(&["add", "--backend", "iptables", "10.0.0.0/24"]);
-    nat(&[
-        "add",
-        "--backend",
-        "iptables",
-        "--out",
-        "up0",
-        "fd00:10::/64",
-    ]);
+    nat("add --backend iptables 10.0.0.0/24
+         add --backend iptables --out up0 fd00:10::/64");
     assert_reads_as_saved(&lab, "two subnets");
     ok(NEIGHBOURS);
     assert_reads_as_saved(&lab, "Docker's rules and DROP policies");
-    nat(&["publish", "--backend", "iptables", "8080", "10.0.0.2:80"]);
-    nat(&[
-        "publish",
-        "--backend",
-        "iptables",
-        "--udp",
-        "--host",
-        "fd00:10::1",
-        "5353",
-        "[fd00:10::2]:53",
-    ]);
-    nat(&[
-        "add",
-        "--backend",
-        "iptables",
-        "--owner",
-        "1",
-        "10.1.0.0/24",
-    ]);
-    nat(&[
-        "add",
-        "--backend",
-        "iptables",
-        "--owner",
-        "1",
-        "fd00:11::/64",
-    ]);
-    nat(&[
-        "publish",
-        "--backend",
-        "iptables",
-        "--owner",
-        "1",
-        "9000-9002",
-        "10.1.0.2:90-92",
-    ]);
+    nat("publish --backend iptables 8080 10.0.0.2:80
+         publish --backend iptables --udp --host fd00:10::1 5353 [fd00:10::2]:53
+         add --backend iptables --owner 1 10.1.0.0/24
+         add --backend iptables --owner 1 fd00:11::/64
+         publish --backend iptables --owner 1 9000-9002 10.1.0.2:90-92");
     assert_reads_as_saved(&lab, "publishes and owners");
     // Other programs' rules before, between and after natctl's, with
     // comments of their own (some that look like natctl's, some quoted).
@@ -150,10 +116,10 @@ fn the_in_process_read_is_what_iptables_save_shows() {
         nft add rule ip6 filter FORWARD jump NSNET-FORWARD
         nft add rule ip filter NSNET-FORWARD counter accept comment '\"docker made this\"'");
     assert_reads_as_saved(&lab, "rules made with nft");
-    nat(&["del", "10.0.0.0/24", "fd00:10::/64"]);
-    nat(&["unpublish", "--udp", "--host", "fd00:10::1", "5353"]);
+    nat("del 10.0.0.0/24 fd00:10::/64
+         unpublish --udp --host fd00:10::1 5353");
     assert_reads_as_saved(&lab, "after del, chains kept by foreign rules");
-    nat(&["flush"]);
+    nat("flush");
     assert_reads_as_saved(&lab, "after flush");
     // A table iptables-nft would not show is left to iptables-save.
     ok("nft add chain ip filter other; nft add rule ip filter other ct state established accept");

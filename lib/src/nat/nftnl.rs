@@ -412,11 +412,7 @@ fn elements_message(message: &[u8]) -> Result<NetlinkMessage<NetfilterMessage>, 
         message,
         |nla| {
             Ok(if nla.kind() & NLA_TYPE_MASK == ELEMENTS {
-                SetElementList::Elements(
-                    NlasIterator::new(nla.value())
-                        .map(|element| ListAttribute::parse(&element?))
-                        .collect::<Result<_, _>>()?,
-                )
+                SetElementList::Elements(each_nla(nla.value(), ListAttribute::parse)?)
             } else {
                 SetElementList::parse(nla)?
             })
@@ -437,11 +433,7 @@ fn rule_message(message: &[u8]) -> Result<NetlinkMessage<NetfilterMessage>, Deco
         message,
         |nla| {
             Ok(if nla.kind() & NLA_TYPE_MASK == RULE_EXPRESSIONS {
-                RuleAttribute::Expressions(
-                    NlasIterator::new(nla.value())
-                        .map(|element| expression(&element?))
-                        .collect::<Result<_, _>>()?,
-                )
+                RuleAttribute::Expressions(each_nla(nla.value(), expression)?)
             } else {
                 RuleAttribute::parse(nla)?
             })
@@ -466,9 +458,7 @@ fn expression(
             Some(n) if kind == EXPRESSION_DATA && n != "immediate" => {
                 ExpressionAttribute::Data(Expressions::Other {
                     expression_type: n.clone(),
-                    attributes: NlasIterator::new(nla.value())
-                        .map(|a| DefaultNla::parse(&a?))
-                        .collect::<Result<_, _>>()?,
+                    attributes: each_nla(nla.value(), DefaultNla::parse)?,
                 })
             }
             _ => ExpressionAttribute::parse_with_param(&nla, name.clone())?,
@@ -491,13 +481,19 @@ fn read_message<A>(
     let header = NetlinkHeader::parse(&buffer)?;
     let payload = buffer.payload();
     let netfilter = NetfilterHeader::parse(payload)?;
-    let attributes = NlasIterator::new(payload.get(NFGENMSG_LEN..).unwrap_or_default())
-        .map(|nla| attribute(&nla?))
-        .collect::<Result<_, _>>()?;
+    let attributes = each_nla(payload.get(NFGENMSG_LEN..).unwrap_or_default(), attribute)?;
     Ok(NetlinkMessage::new(
         header,
         NetlinkPayload::InnerMessage(NetfilterMessage::new(netfilter, inner(attributes))),
     ))
+}
+
+/// Every attribute in `bytes`, each read with `read`.
+fn each_nla<'a, T>(
+    bytes: &'a [u8],
+    read: impl Fn(&NlaBuffer<&'a [u8]>) -> Result<T, DecodeError>,
+) -> Result<Vec<T>, DecodeError> {
+    NlasIterator::new(bytes).map(|nla| read(&nla?)).collect()
 }
 
 /// The comment in an element's or a rule's user data (nftnl's TLVs).
