@@ -15,8 +15,8 @@
 # while Debian's bridge plugin keeps its bridge), then beside a resident
 # container on every network (a host that runs containers).
 #
-# Run it inside a lab, with podman in a PID namespace of its own:
-#     cargo build --workspace --release && target/release/labrun bash "$PWD/bench/cni.sh"
+# Run it inside a lab, with podman in a PID namespace of its own: `just
+# bench-cni` (the release build's labrun runs it).
 # Writes bench/cni.md next to itself and prints it. RUNS (default 20).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
