@@ -1,7 +1,7 @@
 #!/bin/bash
 # The side-by-side benchmark (issues 8 and 12): nsnet, the floors and the
 # peers doing the same job, interleaved in one run, inside a private lab.
-# `just bench` starts it through target/release/labrun and writes its
+# `just bench` starts it through the release labrun and writes its
 # stdout, a Markdown report, to bench/RESULTS.md. It touches and contacts
 # nothing outside the lab: the only traffic is a scaled container's one
 # TCP connection to its own gateway, inside the lab's host namespace.
@@ -46,7 +46,7 @@ NAME=bench
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 
-[ "${NSNET_LAB:-}" = 1 ] || die "run me in a lab: just bench (target/release/labrun bash \"\$PWD/bench/bench.sh\")"
+[ "${NSNET_LAB:-}" = 1 ] || die "run me in a lab: just bench"
 for p in nsrun vethup vethdown netinit natctl labsvc ip nft iptables unshare nsenter strace flock date; do
     command -v "$p" >/dev/null || die "$p is missing (./deps bench; cargo build --workspace --release)"
 done

@@ -857,6 +857,65 @@ fn gc_clears_attachments_whose_namespace_is_gone() {
 /// lock, natctl's lock and the records keep them apart: every container
 /// gets its own address and link, one masquerade holds all ten, and the
 /// last DEL, whichever it is, takes the bridge and the masquerade.
+/// DEL releases the address while its links go: an ADD given that
+/// address at once (here the range's only one) waits for the old link
+/// before it puts it on its own. Every ADD that fails, fails for want of
+/// an address, never on the old link's route; the one that succeeds has
+/// the address, the route through its own host end, and its gateway.
+#[test]
+fn an_address_released_by_del_waits_for_its_old_link() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    let mut c = conf("1.0.0", json!({}));
+    c["ipam"]["ranges"] =
+        json!([[{"subnet": "10.77.0.0/24", "rangeStart": "10.77.0.2", "rangeEnd": "10.77.0.2"}]]);
+    lab.sh_ok(&format!("cat > /run/net.json <<'EOF'\n{c}\nEOF"));
+    let cni = format!(
+        "cni() {{ CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_IFNAME=eth0 CNI_NETNS=/run/netns/$2 \
+           CNI_PATH={PLUGINS} {} < /run/net.json; }}; ",
+        nsnet_lab::bin("nsnet").display()
+    );
+    netns(&lab, "a");
+    netns(&lab, "b");
+    add(&lab, &c, ("a", "eth0", "a"));
+    let (mut old, mut new) = ("a", "b");
+    for round in 0..6 {
+        let out = lab.sh_ok(&format!(
+            "{cni} cni DEL {old} > /run/del.out & del=$!; tries=0; \
+             until cni ADD {new} > /run/add.out; do \
+               tries=$((tries+1)); cat /run/add.out; echo; [ $tries -lt 500 ] || break; \
+             done; wait $del || {{ echo DEL failed; cat /run/del.out; }}; rm -f /run/del.out /run/add.out"
+        ));
+        for failure in out.lines().filter(|l| !l.is_empty()) {
+            assert!(
+                failure.contains("no IP addresses available"),
+                "round {round}: an ADD failed for another reason than the address being taken: {out}"
+            );
+        }
+        let host = lab.sh_ok("ip -o route get 10.77.0.2 | sed -n 's/.* dev \\([^ ]*\\) .*/\\1/p'");
+        let alias = lab.sh_ok(&format!(
+            "ip -o link show {} | sed -n 's/.* alias //p'",
+            host.trim()
+        ));
+        assert!(
+            alias.trim().ends_with(&format!(":{new}:eth0")),
+            "round {round}: the route to the address goes through {host}, alias {alias}"
+        );
+        in_ns(
+            &lab,
+            new,
+            "ip -o addr show eth0 | grep -q 10.77.0.2/ && ping -c1 -W2 10.77.0.1",
+        )
+        .expect_ok("the new container has the address and reaches its gateway");
+        (old, new) = (new, old);
+    }
+    nsnet(&lab, "DEL", &c, (old, "eth0", old)).expect_ok("the last DEL");
+    assert_eq!(reservations(&lab), "");
+    lab.sh_ok("rm /run/net.json; ip netns del a; ip netns del b");
+    lab.assert_settles(&before);
+}
+
 #[test]
 fn many_runs_at_once_on_one_network() {
     let lab = lab!();

@@ -214,7 +214,10 @@ fn attach(
         .and_then(|()| records.write(a, &rules))
         .and_then(|()| firewall::hold(&rules, owner(config, a)));
     if let Err(e) = done {
-        let undo = unlink(config, &[a]).err().map(CniError::from);
+        let undo = LinkLock::take()
+            .and_then(|lock| unlink(lock, config, &[a]))
+            .err()
+            .map(CniError::from);
         return Err(undone(e.into(), undo.into_iter().collect()));
     }
     let dns = if allotment.dns.is_empty() {
@@ -237,11 +240,10 @@ fn link_names(config: &Config, a: &Attachment) -> Vec<String> {
 
 /// Removes the host ends of `leaving` (each peer goes with its host end)
 /// that carry their attachment's mark, and the network's bridge if that
-/// leaves it without ports, all in one batch; under the link lock, so that
-/// no ADD attaches to the bridge in between. Whatever is already gone is
-/// no failure.
-fn unlink(config: &Config, leaving: &[&Attachment]) -> Result<(), Error> {
-    let _lock = LinkLock::take()?;
+/// leaves it without ports, all in one batch; under the link lock, held
+/// until they are gone, so that no ADD attaches to the bridge in between.
+/// Whatever is already gone is no failure.
+fn unlink(_lock: LinkLock, config: &Config, leaving: &[&Attachment]) -> Result<(), Error> {
     let mut socket = Socket::here()?;
     let state = State {
         links: socket.links()?,
@@ -286,17 +288,20 @@ enum Whose {
     Stale,
 }
 
-/// Undoes what ADD did for each of `leaving`, in reverse: the firewall
-/// rules it recorded and the links (and the bridge they leave empty),
-/// then the addresses, then the record. Best effort: what is gone already
-/// is fine; every failure is reported, and an attachment whose address
-/// could not be released keeps its record, for a later DEL or GC.
+/// Undoes what ADD did for each of `leaving`: the firewall rules it
+/// recorded, the links (and the bridge they leave empty), the addresses,
+/// then the record. Best effort: what is gone already is fine; every
+/// failure is reported, and an attachment whose address could not be
+/// released keeps its record, for a later DEL or GC.
 ///
-/// The rules and the links go at once, the links in a thread of their
-/// own: removing either waits for the kernel's grace period (a deleted
-/// nf_tables element is freed after one, a deleted veth too), and neither
-/// needs the other gone first. The addresses go only after the links, so
-/// no address is handed out again while a link still holds it.
+/// All three go at once, the links in a thread of their own: removing a
+/// veth waits for the kernel's grace period, and so does the release of a
+/// deleted nf_tables element. The link lock is taken first and held until
+/// the links are gone, and an ADD makes its host end only under that lock:
+/// so an address released here and handed out again at once is not put
+/// on a link, nor routed, before the link that held it is gone. The
+/// addresses go after the rules, so a port published anew for an address
+/// handed out again does not meet the old one.
 fn teardown(
     config: &Config,
     ipam: &Ipam,
@@ -305,24 +310,29 @@ fn teardown(
 ) -> Result<(), CniError> {
     let records = Records::new(&config.data_dir, &config.name);
     let mut errors: Vec<CniError> = Vec::new();
-    let unlinked = std::thread::scope(|scope| {
-        let links = scope.spawn(|| unlink(config, leaving));
+    let lock = LinkLock::take();
+    let (unlinked, released) = std::thread::scope(|scope| {
+        let links = scope.spawn(|| unlink(lock?, config, leaving));
         for a in leaving {
             let released = records
                 .read(a)
                 .and_then(|rules| firewall::release(&rules.unwrap_or_default(), owner(config, a)));
             errors.extend(released.err().map(CniError::from));
         }
-        links
+        let released: Vec<Result<(), CniError>> = leaving
+            .iter()
+            .map(|a| match whose {
+                Whose::Ours => ipam.del(config, None),
+                Whose::Stale => ipam.del(config, Some(a)),
+            })
+            .collect();
+        let unlinked = links
             .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (unlinked, released)
     });
     errors.extend(unlinked.err().map(CniError::from));
-    for a in leaving {
-        let released = match whose {
-            Whose::Ours => ipam.del(config, None),
-            Whose::Stale => ipam.del(config, Some(a)),
-        };
+    for (a, released) in leaving.iter().zip(released) {
         match released {
             Ok(()) => errors.extend(records.remove(a).err().map(CniError::from)),
             Err(e) => errors.push(e),
