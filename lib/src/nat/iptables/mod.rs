@@ -261,10 +261,8 @@ impl IptState {
     /// `iptables-save` (`ip6tables-save`).
     pub fn read(family: Family) -> Result<IptState, Error> {
         let (save, _) = programs(family);
-        // Any failure of the in-process read falls back to the program,
-        // which reports its own if it fails too.
         if !is_legacy(save) {
-            if let Ok(Some(state)) = netlink::read(family) {
+            if let Some(state) = netlink::read(family)? {
                 return Ok(state);
             }
         }
