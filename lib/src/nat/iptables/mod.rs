@@ -15,10 +15,13 @@
 //! filter NSNET-OWNERS (no jump)         RETURN                                                  "nsnet:owner PID:START KEY"
 //! ```
 //!
-//! iptables has no maps: here every subnet is four rules, every published
+//! iptables has no maps: here every subnet is five rules, every published
 //! port range two, every owner one, and every change reads natctl's chains
-//! (with `iptables-save`) before it writes (with one `iptables-restore
-//! --noflush`). When nft holds the masquerade and the FORWARD policy is
+//! before it writes them with one `iptables-restore --noflush`, the one
+//! program a change starts. With nft-based iptables the read is done
+//! in-process from nf_tables (`netlink`); with legacy iptables, or when
+//! iptables-nft's tables hold what it cannot show, with `iptables-save`:
+//! a second program. When nft holds the masquerade and the FORWARD policy is
 //! DROP (as Docker leaves it), the two accepts alone are made here: a drop
 //! in any base chain is final, so nft's table cannot let the traffic
 //! through on its own.
@@ -34,6 +37,8 @@ use crate::cidr::Subnet;
 use crate::error::Error;
 use crate::run::{self, Command, Program};
 use std::collections::BTreeMap;
+
+pub mod netlink;
 
 /// One of natctl's chains: its table, the built-in chain that jumps to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -141,11 +146,31 @@ pub(crate) fn words(line: &str) -> Vec<String> {
     words
 }
 
-/// The comment of one saved rule, if it is natctl's.
+/// The first comment of one saved rule.
 fn comment(spec: &str) -> Option<String> {
     let w = words(spec);
     let at = w.iter().position(|x| x == "--comment")?;
-    w.get(at + 1).filter(|c| c.starts_with(MARK)).cloned()
+    w.get(at + 1).cloned()
+}
+
+/// What natctl reads of the rule set, as iptables-save shows it, however
+/// it was read (its text, or nf_tables in-process).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    /// `:NAME POLICY`: a chain of a table, and whether its policy is DROP.
+    Chain {
+        table: String,
+        name: String,
+        drops: bool,
+    },
+    /// `-A CHAIN SPEC`: a rule; `jump` is the target when SPEC is exactly
+    /// `-j TARGET`, `comment` the text of its first comment.
+    Rule {
+        table: String,
+        chain: String,
+        jump: Option<String>,
+        comment: Option<String>,
+    },
 }
 
 /// What a comment of natctl's says.
@@ -230,18 +255,15 @@ impl IptState {
     }
 
     /// Reads natctl's chains and the FORWARD policy. With nft-based
-    /// iptables, whose tables are nf_tables', a few in-process lookups
-    /// answer when none of natctl's chains exists (the common case: then
-    /// the policy is all there is to know); otherwise, and with legacy
-    /// iptables, one `iptables-save` (`ip6tables-save`) reads every table.
+    /// iptables, whose tables are nf_tables', in-process (see
+    /// [`netlink::read`]); with legacy iptables, or when the tables hold
+    /// what iptables-nft would not show as it stores it, with one
+    /// `iptables-save` (`ip6tables-save`).
     pub fn read(family: Family) -> Result<IptState, Error> {
         let (save, _) = programs(family);
         if !is_legacy(save) {
-            if let Some(forward_drops) = quick_look(family)? {
-                return Ok(IptState {
-                    forward_drops,
-                    ..IptState::empty(family)
-                });
+            if let Some(state) = netlink::read(family)? {
+                return Ok(state);
             }
         }
         let out = Command::new(save, Vec::<String>::new()).output()?;
@@ -258,30 +280,61 @@ impl IptState {
 
     /// Parses iptables-save output.
     pub fn parse(family: Family, text: &str) -> IptState {
-        let mut state = IptState::empty(family);
-        let mut table = String::new();
+        let mut saved = Vec::new();
+        let mut table = "";
         for line in text.lines().map(str::trim_end) {
             if let Some(name) = line.strip_prefix('*') {
-                table = name.to_string();
-                continue;
-            }
-            if let Some(decl) = line.strip_prefix(':') {
+                table = name;
+            } else if let Some(decl) = line.strip_prefix(':') {
                 let mut w = decl.split_whitespace();
                 let (name, policy) = (w.next().unwrap_or(""), w.next().unwrap_or(""));
-                if table == "filter" && name == "FORWARD" {
-                    state.forward_drops = policy == "DROP";
-                }
-                if let Some(c) = CHAINS.iter().find(|c| c.table == table && c.name == name) {
-                    state.chain_mut(c).exists = true;
-                }
+                saved.push(Saved::Chain {
+                    table: table.into(),
+                    name: name.into(),
+                    drops: policy == "DROP",
+                });
             } else if let Some(rule) = line.strip_prefix("-A ") {
                 let (chain, spec) = rule.split_once(' ').unwrap_or((rule, ""));
-                for c in CHAINS.iter().filter(|c| c.table == table) {
-                    if c.builtin == Some(chain) && spec == format!("-j {}", c.name) {
-                        state.chain_mut(c).jumps += 1;
+                saved.push(Saved::Rule {
+                    table: table.into(),
+                    chain: chain.into(),
+                    jump: spec.strip_prefix("-j ").map(str::to_string),
+                    comment: comment(spec),
+                });
+            }
+        }
+        IptState::build(family, saved)
+    }
+
+    /// natctl's chains out of what iptables-save shows: the FORWARD
+    /// policy, which of natctl's chains exist, the bare jumps to each from
+    /// its built-in chain, and each rule's comment when it is natctl's.
+    pub fn build(family: Family, saved: impl IntoIterator<Item = Saved>) -> IptState {
+        let mut state = IptState::empty(family);
+        for s in saved {
+            match s {
+                Saved::Chain { table, name, drops } => {
+                    if table == "filter" && name == "FORWARD" {
+                        state.forward_drops = drops;
                     }
-                    if c.name == chain {
-                        state.chain_mut(c).rules.push(comment(spec));
+                    if let Some(c) = CHAINS.iter().find(|c| c.table == table && c.name == name) {
+                        state.chain_mut(c).exists = true;
+                    }
+                }
+                Saved::Rule {
+                    table,
+                    chain,
+                    jump,
+                    comment,
+                } => {
+                    for c in CHAINS.iter().filter(|c| c.table == table) {
+                        if c.builtin == Some(chain.as_str()) && jump.as_deref() == Some(c.name) {
+                            state.chain_mut(c).jumps += 1;
+                        }
+                        if c.name == chain {
+                            let ours = comment.clone().filter(|c| c.starts_with(MARK));
+                            state.chain_mut(c).rules.push(ours);
+                        }
                     }
                 }
             }
@@ -667,40 +720,6 @@ fn is_legacy(program: Program) -> bool {
                 .map(|n| n.to_string_lossy().contains("legacy"))
         })
         .unwrap_or(false)
-}
-
-/// The FORWARD policy's DROP, when none of natctl's chains exists in
-/// nft-based iptables' tables; `None` when one does (read them all then).
-fn quick_look(family: Family) -> Result<Option<bool>, Error> {
-    use netlink_packet_netfilter::nftables::{ChainAttribute, ChainMessage, NfTablesMessage};
-    let mut nl = super::nftnl::Nl::open()?;
-    let what = format!("read the {} rules", tool(family));
-    let mut get = |table: &str, chain: &str| {
-        nl.get(
-            family,
-            NfTablesMessage::GetChain(ChainMessage {
-                attributes: vec![
-                    ChainAttribute::Table(table.into()),
-                    ChainAttribute::Name(chain.into()),
-                ],
-            }),
-            &what,
-        )
-    };
-    for c in CHAINS {
-        if get(c.table, c.name)?.is_some() {
-            return Ok(None);
-        }
-    }
-    // NF_DROP is 0, NF_ACCEPT 1.
-    let drops = match get("filter", "FORWARD")? {
-        Some(NfTablesMessage::NewChain(c)) => c
-            .attributes
-            .iter()
-            .any(|a| matches!(a, ChainAttribute::Policy(0))),
-        _ => false,
-    };
-    Ok(Some(drops))
 }
 
 /// The transaction that applies a change: one `iptables-restore`.

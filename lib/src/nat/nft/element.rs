@@ -6,6 +6,7 @@
 //! the kernel stores them; in an interval set every element also has an end
 //! key (a subnet is a range of addresses, a name one exact value).
 
+use super::super::nftnl::{comment, UDATA_COMMENT};
 use crate::name::IfName;
 use crate::port::Proto;
 use ipnet::IpNet;
@@ -16,8 +17,6 @@ use std::net::IpAddr;
 
 /// `NFTA_DATA_VALUE`, inside a key or data attribute.
 const NFTA_DATA_VALUE: u16 = 1;
-/// `NFTNL_UDATA_SET_ELEM_COMMENT`, the user data type of an element comment.
-const UDATA_COMMENT: u8 = 0;
 /// The kernel's interface name size (IFNAMSIZ), NUL included.
 const IFNAMSIZ: usize = 16;
 
@@ -211,23 +210,6 @@ fn n_value(n: &DefaultNla) -> Vec<u8> {
     let mut v = vec![0; n.value_len()];
     n.emit_value(&mut v);
     v
-}
-
-/// The comment in an element's or a rule's user data (nftnl's TLVs, whose
-/// type 0 is the comment for both: `NFTNL_UDATA_SET_ELEM_COMMENT`,
-/// `NFTNL_UDATA_RULE_COMMENT`).
-pub(super) fn comment(udata: &[u8]) -> Option<String> {
-    let mut rest = udata;
-    while rest.len() >= 2 {
-        let (kind, len) = (rest[0], rest[1] as usize);
-        let value = rest.get(2..2 + len)?;
-        if kind == UDATA_COMMENT {
-            let text = value.split(|b| *b == 0).next().unwrap_or_default();
-            return Some(String::from_utf8_lossy(text).into_owned());
-        }
-        rest = &rest[2 + len..];
-    }
-    None
 }
 
 /// Reads an address of `len` bytes (4 or 16) at the start of `bytes`.

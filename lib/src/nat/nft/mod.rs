@@ -320,7 +320,7 @@ impl NftState {
                         RuleAttribute::Table(t) => table = Some(t),
                         RuleAttribute::Chain(c) => info.chain = c,
                         RuleAttribute::Handle(h) => info.handle = h,
-                        RuleAttribute::UserData(u) => info.comment = element::comment(&u),
+                        RuleAttribute::UserData(u) => info.comment = super::nftnl::comment(&u),
                         _ => {}
                     }
                 }
