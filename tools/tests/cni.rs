@@ -857,17 +857,22 @@ fn gc_clears_attachments_whose_namespace_is_gone() {
 /// lock, natctl's lock and the records keep them apart: every container
 /// gets its own address and link, one masquerade holds all ten, and the
 /// last DEL, whichever it is, takes the bridge and the masquerade.
-/// DEL releases the address while its links go: an ADD given that
-/// address at once (here the range's only one) waits for the old link
-/// before it puts it on its own. Every ADD that fails, fails for want of
-/// an address, never on the old link's route; the one that succeeds has
-/// the address, the route through its own host end, and its gateway.
+/// DEL releases the address while its links and rules go: an ADD given
+/// that address at once (here the range's only one) waits for the old
+/// link before it puts it on its own. Every ADD that fails, fails for
+/// want of an address, never on the old link's route or the old port;
+/// the one that succeeds has the address, the route through its own host
+/// end, its gateway, and the same port published once, which goes with
+/// its own DEL.
 #[test]
-fn an_address_released_by_del_waits_for_its_old_link() {
+fn an_address_released_by_del_waits_for_its_old_link_and_rules() {
     let lab = lab!();
     ready(&lab);
     let before = lab.snapshot();
-    let mut c = conf("1.0.0", json!({}));
+    let mut c = with_ports(
+        &conf("1.0.0", json!({"ipMasq": true})),
+        json!([{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]),
+    );
     c["ipam"]["ranges"] =
         json!([[{"subnet": "10.77.0.0/24", "rangeStart": "10.77.0.2", "rangeEnd": "10.77.0.2"}]]);
     lab.sh_ok(&format!("cat > /run/net.json <<'EOF'\n{c}\nEOF"));
@@ -908,11 +913,19 @@ fn an_address_released_by_del_waits_for_its_old_link() {
             "ip -o addr show eth0 | grep -q 10.77.0.2/ && ping -c1 -W2 10.77.0.1",
         )
         .expect_ok("the new container has the address and reaches its gateway");
+        let list = lab.sh_ok("natctl list");
+        assert_eq!(
+            list.matches("8080").count(),
+            1,
+            "round {round}: the port is published once: {list}"
+        );
         (old, new) = (new, old);
     }
     nsnet(&lab, "DEL", &c, (old, "eth0", old)).expect_ok("the last DEL");
     assert_eq!(reservations(&lab), "");
+    assert_eq!(lab.sh_ok("natctl list"), "");
     lab.sh_ok("rm /run/net.json; ip netns del a; ip netns del b");
+    lab.sh_ok("echo 0 > /proc/sys/net/ipv4/ip_forward");
     lab.assert_settles(&before);
 }
 
