@@ -118,9 +118,9 @@ fn tables() -> impl Iterator<Item = &'static str> {
 
 /// natctl's chains of `family` and the FORWARD policy, as iptables-save
 /// would show them; `None` when it would not show them as stored (see the
-/// module's doc). One chain dump and one rule dump per table, each rule
-/// read as it comes, between two reads of the rule set's generation, so
-/// that they agree.
+/// module's doc). One chain dump and, when natctl has a chain, one rule
+/// dump per table, each rule read as it comes, between two reads of the
+/// rule set's generation, so that they agree.
 pub fn read(family: Family) -> Result<Option<IptState>, Error> {
     let what = format!("read the {} rules", tool(family));
     let mut nl = Nl::open()?;
@@ -133,7 +133,10 @@ pub fn read(family: Family) -> Result<Option<IptState>, Error> {
             &what,
             |m| reading.add(&m),
         )?;
-        for table in tables() {
+        // Without a chain of natctl's there is no rule of its, nor a jump
+        // to one, to read: the chains (and the FORWARD policy) are all.
+        let ours = reading.has_ours();
+        for table in tables().filter(|_| ours) {
             whole &= nl.each(
                 family,
                 NfTablesMessage::GetRule(RuleMessage {
@@ -188,6 +191,16 @@ impl Reading {
             Some(s) => self.saved.extend(s),
             None => self.hidden = true,
         }
+    }
+
+    /// Whether one of natctl's chains was seen.
+    fn has_ours(&self) -> bool {
+        self.saved.iter().any(|s| match s {
+            Saved::Chain { table, name, .. } => {
+                CHAINS.iter().any(|c| c.table == table && c.name == name)
+            }
+            Saved::Rule { .. } => false,
+        })
     }
 
     /// natctl's chains, unless something iptables-save would not show as
