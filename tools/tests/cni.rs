@@ -857,9 +857,9 @@ fn gc_clears_attachments_whose_namespace_is_gone() {
 /// lock, natctl's lock and the records keep them apart: every container
 /// gets its own address and link, one masquerade holds all ten, and the
 /// last DEL, whichever it is, takes the bridge and the masquerade.
-/// DEL releases the address while its links and rules go: an ADD given
-/// that address at once (here the range's only one) waits for the old
-/// link before it puts it on its own. Every ADD that fails, fails for
+/// DEL releases the address, once its rules are gone, while its links
+/// go: an ADD given that address at once (here the range's only one)
+/// waits for the old link before it puts it on its own. Every ADD that fails, fails for
 /// want of an address, never on the old link's route or the old port;
 /// the one that succeeds has the address, the route through its own host
 /// end, its gateway, and the same port published once, which goes with

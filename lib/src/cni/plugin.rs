@@ -215,7 +215,7 @@ fn attach(
         .and_then(|()| firewall::hold(&rules, owner(config, a)));
     if let Err(e) = done {
         let undo = LinkLock::take()
-            .and_then(|lock| unlink(&lock, config, &[a]))
+            .and_then(|lock| unlink(lock, config, &[a]))
             .err()
             .map(CniError::from);
         return Err(undone(e.into(), undo.into_iter().collect()));
@@ -240,10 +240,10 @@ fn link_names(config: &Config, a: &Attachment) -> Vec<String> {
 
 /// Removes the host ends of `leaving` (each peer goes with its host end)
 /// that carry their attachment's mark, and the network's bridge if that
-/// leaves it without ports, all in one batch; under the link lock, so
-/// that no ADD attaches to the bridge in between.
+/// leaves it without ports, all in one batch; under the link lock, held
+/// until they are gone, so that no ADD attaches to the bridge in between.
 /// Whatever is already gone is no failure.
-fn unlink(_held: &LinkLock, config: &Config, leaving: &[&Attachment]) -> Result<(), Error> {
+fn unlink(_lock: LinkLock, config: &Config, leaving: &[&Attachment]) -> Result<(), Error> {
     let mut socket = Socket::here()?;
     let state = State {
         links: socket.links()?,
@@ -294,14 +294,14 @@ enum Whose {
 /// failure is reported, and an attachment whose address could not be
 /// released keeps its record, for a later DEL or GC.
 ///
-/// The rules, the links and the addresses all go at once, each in a
-/// thread of its own: removing a veth waits for the kernel's grace period,
-/// so does the release of a deleted nf_tables element, and the IPAM plugin
-/// is a program of its own. The link lock is held throughout, and an ADD
-/// makes its host end under that lock, and holds its rules only after: so
-/// an address released here and handed out again at once is not put on a
-/// link, routed or published before the link and the rules that held it
-/// are gone.
+/// The links go in a thread of their own while the rules, then the
+/// addresses, are let go of: removing a veth waits for the kernel's grace
+/// period, and so does the release of a deleted nf_tables element. The link lock is taken first and held until
+/// the links are gone, and an ADD makes its host end only under that lock:
+/// so an address released here and handed out again at once is not put
+/// on a link, nor routed, before the link that held it is gone. The
+/// addresses go after the rules, so a port published anew for an address
+/// handed out again does not meet the old one.
 fn teardown(
     config: &Config,
     ipam: &Ipam,
@@ -310,26 +310,15 @@ fn teardown(
 ) -> Result<(), CniError> {
     let records = Records::new(&config.data_dir, &config.name);
     let mut errors: Vec<CniError> = Vec::new();
-    let lock = LinkLock::take().map_err(|e| errors.push(e.into())).ok();
-    let (unlinked, unheld, released) = std::thread::scope(|scope| {
-        let links = scope.spawn(|| match &lock {
-            Some(held) => unlink(held, config, leaving),
-            None => Ok(()),
-        });
-        let rules = scope.spawn(|| {
-            leaving
-                .iter()
-                .filter_map(|a| {
-                    records
-                        .read(a)
-                        .and_then(|rules| {
-                            firewall::release(&rules.unwrap_or_default(), owner(config, a))
-                        })
-                        .err()
-                        .map(CniError::from)
-                })
-                .collect::<Vec<CniError>>()
-        });
+    let lock = LinkLock::take();
+    let (unlinked, released) = std::thread::scope(|scope| {
+        let links = scope.spawn(|| unlink(lock?, config, leaving));
+        for a in leaving {
+            let released = records
+                .read(a)
+                .and_then(|rules| firewall::release(&rules.unwrap_or_default(), owner(config, a)));
+            errors.extend(released.err().map(CniError::from));
+        }
         let released: Vec<Result<(), CniError>> = leaving
             .iter()
             .map(|a| match whose {
@@ -337,10 +326,11 @@ fn teardown(
                 Whose::Stale => ipam.del(config, Some(a)),
             })
             .collect();
-        (joined(links), joined(rules), released)
+        let unlinked = links
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (unlinked, released)
     });
-    drop(lock);
-    errors.extend(unheld);
     errors.extend(unlinked.err().map(CniError::from));
     for (a, released) in leaving.iter().zip(released) {
         match released {
@@ -349,13 +339,6 @@ fn teardown(
         }
     }
     all(errors)
-}
-
-/// What a scoped thread returned; its panic, if it panicked.
-fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    thread
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// DEL: everything of the attachment, also when its namespace is gone;
