@@ -118,12 +118,19 @@ fn tables() -> impl Iterator<Item = &'static str> {
 
 /// natctl's chains of `family` and the FORWARD policy, as iptables-save
 /// would show them; `None` when it would not show them as stored (see the
-/// module's doc). One chain dump and, when natctl has a chain, one rule
-/// dump per table, each rule read as it comes, between two reads of the
-/// rule set's generation, so that they agree.
+/// module's doc). When natctl has no chain, a lookup of each by name and
+/// of FORWARD; otherwise one chain dump and one rule dump per table, each
+/// rule read as it comes, between two reads of the rule set's generation,
+/// so that they agree.
 pub fn read(family: Family) -> Result<Option<IptState>, Error> {
     let what = format!("read the {} rules", tool(family));
     let mut nl = Nl::open()?;
+    if let Some(forward_drops) = none_of_ours(&mut nl, family, &what)? {
+        return Ok(Some(IptState {
+            forward_drops,
+            ..IptState::empty(family)
+        }));
+    }
     for _ in 0..TRIES {
         let before = generation(&mut nl, family, &what)?;
         let mut reading = Reading::default();
@@ -133,10 +140,7 @@ pub fn read(family: Family) -> Result<Option<IptState>, Error> {
             &what,
             |m| reading.add(&m),
         )?;
-        // Without a chain of natctl's there is no rule of its, nor a jump
-        // to one, to read: the chains (and the FORWARD policy) are all.
-        let ours = reading.has_ours();
-        for table in tables().filter(|_| ours) {
+        for table in tables() {
             whole &= nl.each(
                 family,
                 NfTablesMessage::GetRule(RuleMessage {
@@ -152,6 +156,40 @@ pub fn read(family: Family) -> Result<Option<IptState>, Error> {
     }
     Err(Error::failed(format!(
         "cannot {what}: the rules kept changing while natctl read them"
+    )))
+}
+
+/// Whether FORWARD's policy drops, when none of natctl's chains exists
+/// (the common case, nft holding natctl's rules); `None` when one does.
+/// Without a chain of natctl's there is no rule of its, nor a jump to one:
+/// the policy is all there is to know, and a lookup of each chain by name
+/// finds it out without reading the chains and rules of every other
+/// program, which on a host with many is what a read would cost.
+fn none_of_ours(nl: &mut Nl, family: Family, what: &str) -> Result<Option<bool>, Error> {
+    let mut get = |table: &str, chain: &str| {
+        nl.get(
+            family,
+            NfTablesMessage::GetChain(ChainMessage {
+                attributes: vec![
+                    ChainAttribute::Table(table.into()),
+                    ChainAttribute::Name(chain.into()),
+                ],
+            }),
+            what,
+        )
+    };
+    for c in CHAINS {
+        if get(c.table, c.name)?.is_some() {
+            return Ok(None);
+        }
+    }
+    let forward = match get("filter", "FORWARD")? {
+        Some(NfTablesMessage::NewChain(c)) => chain(&c),
+        _ => None,
+    };
+    Ok(Some(matches!(
+        forward,
+        Some(Some(Saved::Chain { drops: true, .. }))
     )))
 }
 
@@ -191,16 +229,6 @@ impl Reading {
             Some(s) => self.saved.extend(s),
             None => self.hidden = true,
         }
-    }
-
-    /// Whether one of natctl's chains was seen.
-    fn has_ours(&self) -> bool {
-        self.saved.iter().any(|s| match s {
-            Saved::Chain { table, name, .. } => {
-                CHAINS.iter().any(|c| c.table == table && c.name == name)
-            }
-            Saved::Rule { .. } => false,
-        })
     }
 
     /// natctl's chains, unless something iptables-save would not show as
