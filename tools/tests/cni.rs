@@ -890,7 +890,8 @@ fn an_address_released_by_del_waits_for_its_old_link_and_rules() {
             "{cni} cni DEL {old} > /run/del.out & del=$!; tries=0; \
              until cni ADD {new} > /run/add.out; do \
                tries=$((tries+1)); cat /run/add.out; echo; [ $tries -lt 500 ] || break; \
-             done; wait $del || {{ echo DEL failed; cat /run/del.out; }}; rm -f /run/del.out /run/add.out"
+             done; natctl list > /run/list.out; \
+             wait $del || {{ echo DEL failed; cat /run/del.out; }}; rm -f /run/del.out /run/add.out"
         ));
         for failure in out.lines().filter(|l| !l.is_empty()) {
             assert!(
@@ -898,6 +899,15 @@ fn an_address_released_by_del_waits_for_its_old_link_and_rules() {
                 "round {round}: an ADD failed for another reason than the address being taken: {out}"
             );
         }
+        // When the ADD is done, the old attachment's rules are gone: the
+        // masquerade and the port are each held by one owner, the new one.
+        let at_add = lab.sh_ok("cat /run/list.out; rm /run/list.out");
+        assert!(
+            at_add.lines().count() == 2
+                && at_add.contains("publish tcp 8080")
+                && at_add.lines().all(|l| l.matches("cni:").count() == 1),
+            "round {round}: as the ADD returned, natctl held: {at_add}"
+        );
         let host = lab.sh_ok("ip -o route get 10.77.0.2 | sed -n 's/.* dev \\([^ ]*\\) .*/\\1/p'");
         let alias = lab.sh_ok(&format!(
             "ip -o link show {} | sed -n 's/.* alias //p'",
