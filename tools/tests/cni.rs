@@ -939,6 +939,69 @@ fn an_address_released_by_del_waits_for_its_old_link_and_rules() {
     lab.assert_settles(&before);
 }
 
+/// A DEL killed as its IPAM plugin releases the address (a runtime's
+/// timeout, say) has already removed the link that held it: an ADD given
+/// the address at once gets it, and the DEL tried again does the rest.
+#[test]
+fn a_del_killed_as_it_releases_the_address_leaves_no_link_holding_it() {
+    let lab = lab!();
+    ready(&lab);
+    let before = lab.snapshot();
+    // Many links, so that reading them takes a while: the release must
+    // wait for that read and for the removal after it.
+    lab.sh_ok(
+        "for i in $(seq 1000); do echo link add nsd$i group 99 type veth peer name nsp$i group 99; \
+         done | ip -batch -",
+    );
+    let mut c = conf("1.0.0", json!({"ipMasq": true}));
+    c["ipam"]["ranges"] =
+        json!([[{"subnet": "10.77.0.0/24", "rangeStart": "10.77.0.2", "rangeEnd": "10.77.0.2"}]]);
+    // host-local behind a wrapper that, at the first DEL, kills the
+    // plugin that called it, then releases the address.
+    lab.sh_ok(&format!(
+        "cat > /run/net.json <<'EOF'\n{c}\nEOF\n\
+         mkdir /run/ipam && cat > /run/ipam/host-local <<'EOF'\n#!/bin/sh\n\
+         if [ \"$CNI_COMMAND\" = DEL ] && rm /run/kill 2>/dev/null; then kill -KILL $PPID; fi\n\
+         exec {PLUGINS}/host-local\nEOF\n\
+         chmod +x /run/ipam/host-local"
+    ));
+    let cni = format!(
+        "cni() {{ CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_IFNAME=eth0 CNI_NETNS=/run/netns/$2 \
+           CNI_PATH=/run/ipam:{PLUGINS} {} < /run/net.json; }}; ",
+        nsnet_lab::bin("nsnet").display()
+    );
+    netns(&lab, "a");
+    netns(&lab, "b");
+    lab.sh_ok(&format!("{cni} cni ADD a"));
+    let killed = lab.sh(&format!("touch /run/kill; {cni} cni DEL a"));
+    assert_eq!(killed.code(), 128 + 9, "the DEL was killed: {killed:?}");
+    assert_eq!(addresses(&lab), "", "the address was released");
+    assert_eq!(
+        lab.sh_ok("ip -o link show | grep ':a:eth0$' || true"),
+        "",
+        "a link of the killed DEL's attachment is left"
+    );
+    lab.sh(&format!("{cni} cni ADD b"))
+        .expect_ok("an ADD given the released address");
+    in_ns(&lab, "b", "ping -c1 -W2 10.77.0.1").expect_ok("the new container reaches its gateway");
+    lab.sh(&format!("{cni} cni DEL a"))
+        .expect_ok("the DEL tried again");
+    let list = lab.sh_ok("natctl list");
+    assert!(
+        list.lines().count() == 1 && list.matches("cni:").count() == 1,
+        "the masquerade is held by the new attachment alone: {list}"
+    );
+    lab.sh(&format!("{cni} cni DEL b"))
+        .expect_ok("the last DEL");
+    assert_eq!(reservations(&lab), "");
+    assert_eq!(lab.sh_ok("natctl list"), "");
+    lab.sh_ok(
+        "ip link del group 99; rm -r /run/net.json /run/ipam; ip netns del a; ip netns del b; \
+         echo 0 > /proc/sys/net/ipv4/ip_forward",
+    );
+    lab.assert_settles(&before);
+}
+
 #[test]
 fn many_runs_at_once_on_one_network() {
     let lab = lab!();

@@ -15,9 +15,13 @@ use crate::link::lock::LinkLock;
 use crate::link::state::{Link, State};
 use crate::link::{self, gone, Dev, Plan, Step};
 use crate::nat::{self, Choice, Family, Owner};
+use crate::netlink::events::LinkEvents;
 use crate::netlink::Socket;
 use crate::netns::{Netns, Target};
+use nix::fcntl::OFlag;
 use std::collections::BTreeSet;
+use std::os::fd::AsFd;
+use std::thread::ScopedJoinHandle;
 
 /// What the plugin prints on stdout, and whether it succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,34 +242,54 @@ fn link_names(config: &Config, a: &Attachment) -> Vec<String> {
     names
 }
 
-/// Removes the host ends of `leaving` (each peer goes with its host end)
-/// that carry their attachment's mark, and the network's bridge if that
-/// leaves it without ports, all in one batch; under the link lock, held
-/// until they are gone, so that no ADD attaches to the bridge in between.
-/// Whatever is already gone is no failure.
+/// Removes the links of `leaving` (see [`doomed`]) in one batch, under the
+/// link lock, held until they are gone, so that no ADD attaches to the
+/// bridge in between. Whatever is already gone is no failure.
 fn unlink(_lock: &LinkLock, config: &Config, leaving: &[&Attachment]) -> Result<(), Error> {
     let mut socket = Socket::here()?;
+    let (state, indexes) = doomed(&mut socket, config, leaving)?;
+    remove(&mut socket, &state, &indexes)
+}
+
+/// The links that go with `leaving`: the host end of each that carries
+/// its attachment's mark (its peer goes with it), and the network's bridge
+/// if that leaves it without ports; by index, as found in the state read.
+fn doomed(
+    socket: &mut Socket,
+    config: &Config,
+    leaving: &[&Attachment],
+) -> Result<(State, Vec<u32>), Error> {
     let state = State {
         links: socket.links()?,
         addresses: Vec::new(),
     };
-    let mut links: Vec<&Link> = leaving
+    let mut indexes: Vec<u32> = leaving
         .iter()
         .filter_map(|a| {
             let host = attach::host_name(&config.name, a);
             state
                 .link(host.as_str())
                 .filter(|l| l.marked(&attach::mark(&config.name, a)))
+                .map(|l| l.index)
         })
         .collect();
-    let indexes: Vec<u32> = links.iter().map(|l| l.index).collect();
     if let Some(br) = &config.bridge {
-        links.extend(attach::emptied_bridge(&state, &config.name, br, &indexes));
+        let emptied = attach::emptied_bridge(&state, &config.name, br, &indexes);
+        indexes.extend(emptied.map(|l| l.index));
     }
-    if link::removal(&links, &state).run(&mut socket).is_ok() {
+    Ok((state, indexes))
+}
+
+/// Removes the links of `indexes` all in one batch; if that fails, one by
+/// one, where what vanished meanwhile is no failure.
+fn remove(socket: &mut Socket, state: &State, indexes: &[u32]) -> Result<(), Error> {
+    let links: Vec<&Link> = indexes
+        .iter()
+        .filter_map(|i| state.links.iter().find(|l| l.index == *i))
+        .collect();
+    if link::removal(&links, state).run(socket).is_ok() {
         return Ok(());
     }
-    // One by one, then: what vanished meanwhile is no failure.
     let mut plan = Plan::new();
     for link in links {
         plan.step(Step::DeleteLink {
@@ -273,7 +297,7 @@ fn unlink(_lock: &LinkLock, config: &Config, leaving: &[&Attachment]) -> Result<
         });
     }
     Error::all(
-        plan.run_all(&mut socket)
+        plan.run_all(socket)
             .into_iter()
             .filter(|f| !f.error.errno().is_some_and(gone))
             .map(Error::from),
@@ -288,26 +312,27 @@ enum Whose {
     Stale,
 }
 
-/// Undoes what ADD did for each of `leaving`: the firewall rules it
-/// recorded, the links (and the bridge they leave empty), the addresses,
-/// then the record. Best effort: what is gone already is fine; every
-/// failure is reported, and an attachment whose address could not be
-/// released keeps its record, for a later DEL or GC.
+/// Undoes what ADD did for each of `leaving`: the links (and the bridge
+/// they leave empty), the addresses, the firewall rules it recorded, then
+/// the record. Best effort: what is gone already is fine; every failure is
+/// reported, and an attachment whose address could not be released keeps
+/// its record, for a later DEL or GC.
 ///
-/// The links go in a thread of their own while the addresses, then the
-/// rules, are let go of: removing a veth waits for the kernel's grace
-/// period (`rcu_barrier`), and the release of a deleted nf_tables element
-/// for one too. The rules go last so that their commit comes after the
-/// veth's removal has begun waiting: committed before, the elements it
-/// frees are more for that wait to see out, and the veth's removal took
-/// about 10 ms longer under podman.
+/// The links go in a thread of their own. The kernel unlists a link (its
+/// addresses and routes go with it) at once, then waits out a grace
+/// period (`rcu_barrier`, ~20 ms for a veth) before the removal returns.
+/// The addresses are released as soon as the kernel says the links went,
+/// so a DEL killed from then on leaves no link that holds a released
+/// address; then the rules, while the removal waits. The rules go last
+/// because the commit of a deleted nf_tables element queues work for a
+/// grace period too: committed before the veth's removal began to wait,
+/// it made that wait about 10 ms longer under podman.
 ///
 /// The link lock is taken first and held until the links are gone and the
 /// rules released, and an ADD makes its host end, then its rules, only
-/// under that lock and after it: so an address released here and handed
-/// out again at once is not put on a link, nor routed, before the link
-/// that held it is gone, and a port published anew for it does not meet
-/// the old one.
+/// after taking it: so an address released here and handed out again at
+/// once is not put on a link, nor routed, before the link that held it is
+/// gone, and a port published anew for it does not meet the old one.
 fn teardown(
     config: &Config,
     ipam: &Ipam,
@@ -317,8 +342,33 @@ fn teardown(
     let records = Records::new(&config.data_dir, &config.name);
     let mut errors: Vec<CniError> = Vec::new();
     let lock = LinkLock::take();
+    // Subscribed before the look, so no word of a link's going is missed.
+    let mut events = LinkEvents::subscribe().ok();
+    let found = lock.as_ref().map_err(Error::clone).and_then(|_| {
+        let mut socket = Socket::here()?;
+        let (state, indexes) = doomed(&mut socket, config, leaving)?;
+        Ok((socket, state, indexes))
+    });
+    let indexes = found.as_ref().map(|f| f.2.clone()).unwrap_or_default();
     let (unlinked, released) = std::thread::scope(|scope| {
-        let links = scope.spawn(|| unlink(lock.as_ref().map_err(Error::clone)?, config, leaving));
+        // The read end hangs up when the removal is over, done or failed.
+        let (over, removing) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok().unzip();
+        let links = scope.spawn(move || {
+            let _removing = removing;
+            let (mut socket, state, indexes) = found?;
+            remove(&mut socket, &state, &indexes)
+        });
+        let join = |links: ScopedJoinHandle<'_, Result<(), Error>>| {
+            links
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
+        let (mut links, mut unlinked) = (Some(links), None);
+        match (events.as_mut(), over.as_ref()) {
+            (Some(events), Some(over)) => events.wait_gone(&indexes, over.as_fd()),
+            // Without the kernel's word, the removal's end.
+            _ => unlinked = links.take().map(join),
+        }
         let released: Vec<Result<(), CniError>> = leaving
             .iter()
             .map(|a| match whose {
@@ -332,10 +382,8 @@ fn teardown(
                 .and_then(|rules| firewall::release(&rules.unwrap_or_default(), owner(config, a)));
             errors.extend(released.err().map(CniError::from));
         }
-        let unlinked = links
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (unlinked, released)
+        let unlinked = unlinked.or_else(|| links.map(join));
+        (unlinked.expect("the removal joined"), released)
     });
     drop(lock);
     errors.extend(unlinked.err().map(CniError::from));

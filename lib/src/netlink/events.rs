@@ -14,7 +14,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, SocketAddr};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 /// The rtnetlink multicast groups of link and namespace id events, as
@@ -71,6 +71,42 @@ impl LinkEvents {
             match poll(&mut fds, poll_timeout(left)) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => return Err(Error::os("cannot wait for the network interfaces", e)),
+            }
+        }
+    }
+
+    /// Waits until the kernel has said that each link of `indexes` went,
+    /// or until `over` hangs up (the read end of a pipe whose writer is
+    /// dropped when the removal is over, done or failed). The kernel says
+    /// a link went once it has unlisted it, its addresses and routes gone
+    /// with it, before it waits out the grace period that ends the removal.
+    /// Lost events, or a socket that fails, leave `over` alone to decide.
+    pub fn wait_gone(&mut self, indexes: &[u32], over: BorrowedFd<'_>) {
+        let mut left: Vec<u32> = indexes.to_vec();
+        let mut watching = true;
+        while !left.is_empty() {
+            let mut fds = vec![PollFd::new(over, PollFlags::POLLIN)];
+            if watching {
+                fds.push(PollFd::new(self.socket.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => return,
+            }
+            if fds[0].any().unwrap_or(true) {
+                return;
+            }
+            match self.pending() {
+                Ok(events) => {
+                    for event in events {
+                        match event {
+                            LinkEvent::Deleted(link) => left.retain(|i| *i != link.index),
+                            LinkEvent::Lost => watching = false,
+                            _ => {}
+                        }
+                    }
+                }
+                Err(_) => watching = false,
             }
         }
     }
