@@ -977,6 +977,15 @@ fn a_del_killed_as_it_releases_the_address_leaves_no_link_holding_it() {
     assert_eq!(killed.code(), 128 + 9, "the DEL was killed: {killed:?}");
     assert_eq!(addresses(&lab), "", "the address was released");
     assert_eq!(
+        lab.sh_ok("natctl list"),
+        "",
+        "the rules were let go of before the address"
+    );
+    assert!(
+        records(&lab).contains("/a:eth0"),
+        "the killed DEL left its record, for a DEL tried again"
+    );
+    assert_eq!(
         lab.sh_ok("ip -o link show | grep ':a:eth0$' || true"),
         "",
         "a link of the killed DEL's attachment is left"
@@ -986,6 +995,11 @@ fn a_del_killed_as_it_releases_the_address_leaves_no_link_holding_it() {
     in_ns(&lab, "b", "ping -c1 -W2 10.77.0.1").expect_ok("the new container reaches its gateway");
     lab.sh(&format!("{cni} cni DEL a"))
         .expect_ok("the DEL tried again");
+    let left = records(&lab);
+    assert!(
+        !left.contains("/a:eth0") && left.contains("/b:eth0"),
+        "the DEL tried again removed the record the killed one left: {left}"
+    );
     let list = lab.sh_ok("natctl list");
     assert!(
         list.lines().count() == 1 && list.matches("cni:").count() == 1,

@@ -313,26 +313,28 @@ enum Whose {
 }
 
 /// Undoes what ADD did for each of `leaving`: the links (and the bridge
-/// they leave empty), the addresses, the firewall rules it recorded, then
+/// they leave empty), the firewall rules it recorded, the addresses, then
 /// the record. Best effort: what is gone already is fine; every failure is
 /// reported, and an attachment whose address could not be released keeps
 /// its record, for a later DEL or GC.
 ///
-/// The links go in a thread of their own. The kernel unlists a link (its
-/// addresses and routes go with it) at once, then waits out a grace
-/// period (`rcu_barrier`, ~20 ms for a veth) before the removal returns.
-/// The addresses are released as soon as the kernel says the links went,
-/// so a DEL killed from then on leaves no link that holds a released
-/// address; then the rules, while the removal waits. The rules go last
-/// because the commit of a deleted nf_tables element queues work for a
-/// grace period too: committed before the veth's removal began to wait,
-/// it made that wait about 10 ms longer under podman.
+/// The links go in a thread of their own. The kernel takes a link off the
+/// host (its addresses and routes go with it) at once, then waits out a
+/// grace period (`rcu_barrier`, ~20 ms for a veth) before the removal
+/// returns. As soon as the kernel says the links went, the rules are let
+/// go of, then the addresses, while the removal waits: so a DEL killed
+/// after an address was released has left no link, route or rule that
+/// holds it. The rules wait for that word too because the commit of a
+/// deleted nf_tables element queues work for a grace period of its own:
+/// committed beside the start of the veth's removal, it made DEL about
+/// 10 ms slower under podman.
 ///
 /// The link lock is taken first and held until the links are gone and the
 /// rules released, and an ADD makes its host end, then its rules, only
-/// after taking it: so an address released here and handed out again at
-/// once is not put on a link, nor routed, before the link that held it is
-/// gone, and a port published anew for it does not meet the old one.
+/// after taking it: so an address released by a concurrent DEL and handed
+/// out again at once is not put on a link, nor routed, before the link
+/// that held it is gone, and a port published anew for it does not meet
+/// the old one.
 fn teardown(
     config: &Config,
     ipam: &Ipam,
@@ -369,6 +371,12 @@ fn teardown(
             // Without the kernel's word, the removal's end.
             _ => unlinked = links.take().map(join),
         }
+        for a in leaving {
+            let released = records
+                .read(a)
+                .and_then(|rules| firewall::release(&rules.unwrap_or_default(), owner(config, a)));
+            errors.extend(released.err().map(CniError::from));
+        }
         let released: Vec<Result<(), CniError>> = leaving
             .iter()
             .map(|a| match whose {
@@ -376,12 +384,6 @@ fn teardown(
                 Whose::Stale => ipam.del(config, Some(a)),
             })
             .collect();
-        for a in leaving {
-            let released = records
-                .read(a)
-                .and_then(|rules| firewall::release(&rules.unwrap_or_default(), owner(config, a)));
-            errors.extend(released.err().map(CniError::from));
-        }
         let unlinked = unlinked.or_else(|| links.map(join));
         (unlinked.expect("the removal joined"), released)
     });
