@@ -1,8 +1,9 @@
 #!/bin/bash
-# `podman run --rm … true` on three networks, interleaved in one run: an
-# nsnet network (bridge, ipMasq, host-local), a CNI bridge network (Debian's
-# bridge plugin with ipMasq and isGateway, host-local) and a netavark
-# network, beside `--network none` and a CNI network that only brings up
+# `podman run --rm … true` on four networks, interleaved in one run: an
+# nsnet network (bridge, ipMasq, host-local), the same without a bridge
+# (`nsnet-ptp`: point-to-point, nsnet's default), a CNI bridge network
+# (Debian's bridge plugin with ipMasq and isGateway, host-local) and a
+# netavark network, beside `--network none` and a CNI network that only brings up
 # loopback (`cni-lo`: podman's own cost of any CNI network). For each run:
 # the time podman's user waits, and the network's share of it, three ways:
 # the wait less the median wait of `--network none`, the wait less that of
@@ -27,7 +28,7 @@ runs=${RUNS:-20}
 nsnet_bin=$(dirname "$(command -v nsnet)")
 W=/run/cnibench
 R=$W/rootfs
-mkdir -p $R/bin $R/etc $W/cni-nsnet $W/cni-bridge $W/cni-lo $W/wrap $W/helpers
+mkdir -p $R/bin $R/etc $W/cni-nsnet $W/cni-ptp $W/cni-bridge $W/cni-lo $W/wrap $W/helpers
 cp /bin/busybox $R/bin/
 for f in true sh sleep; do ln -s busybox $R/bin/$f; done
 echo 'root:x:0:0:root:/root:/bin/sh' > $R/etc/passwd
@@ -46,6 +47,7 @@ EOS
     chmod +x "$2"
 }
 wrap nsnet $W/wrap/nsnet "$nsnet_bin/nsnet"
+wrap nsnet-ptp $W/wrap/nsnet-ptp "$nsnet_bin/nsnet"
 wrap bridge $W/wrap/bridge /usr/lib/cni/bridge
 wrap loopback $W/wrap/loopback /usr/lib/cni/loopback
 wrap netavark $W/helpers/netavark /usr/lib/podman/netavark
@@ -56,6 +58,10 @@ ipam() { echo "{\"type\": \"host-local\", \"dataDir\": \"$W/ipam\", \"ranges\": 
 cat > $W/cni-nsnet/nsnetnet.conflist <<EOC
 {"cniVersion": "1.0.0", "name": "nsnetnet", "plugins": [
  {"type": "nsnet", "bridge": "nsbr0", "ipMasq": true, "ipam": $(ipam 10.91.0.0/24)}]}
+EOC
+cat > $W/cni-ptp/ptpnet.conflist <<EOC
+{"cniVersion": "1.0.0", "name": "ptpnet", "plugins": [
+ {"type": "nsnet-ptp", "ipMasq": true, "ipam": $(ipam 10.94.0.0/24)}]}
 EOC
 cat > $W/cni-bridge/bridgenet.conflist <<EOC
 {"cniVersion": "1.0.0", "name": "bridgenet", "plugins": [
@@ -80,12 +86,13 @@ nv="podman --network-backend netavark --network-config-dir $W/nets $common"
 $nv network create --disable-dns --subnet 10.93.0.0/24 nvnet >/dev/null
 declare -A cmd=(
   [nsnet]="$cni $W/cni-nsnet run --rm $U --network nsnetnet --rootfs $R true"
+  [nsnet-ptp]="$cni $W/cni-ptp run --rm $U --network ptpnet --rootfs $R true"
   [cni-bridge]="$cni $W/cni-bridge run --rm $U --network bridgenet --rootfs $R true"
   [netavark]="$nv run --rm $U --network nvnet --rootfs $R true"
   [cni-lo]="$cni $W/cni-lo run --rm $U --network lonet --rootfs $R true"
   [none]="$cni $W/cni-nsnet run --rm $U --network none --rootfs $R true"
 )
-rows="nsnet cni-bridge netavark cni-lo none"
+rows="nsnet nsnet-ptp cni-bridge netavark cni-lo none"
 for row in $rows; do ${cmd[$row]}; done   # warm up: images of nothing, caches
 : > $W/samples
 : > $W/calls
@@ -105,6 +112,7 @@ phase() { # NAME
 }
 phase alone
 $cni $W/cni-nsnet run -d --name resident-nsnet $U --network nsnetnet --rootfs $R sleep 1000000 >/dev/null
+$cni $W/cni-ptp run -d --name resident-ptp $U --network ptpnet --rootfs $R sleep 1000000 >/dev/null
 $cni $W/cni-bridge run -d --name resident-bridge $U --network bridgenet --rootfs $R sleep 1000000 >/dev/null
 $nv run -d --name resident-netavark $U --network nvnet --rootfs $R sleep 1000000 >/dev/null
 phase resident
@@ -113,7 +121,7 @@ phase resident
 for row in $rows; do
   strace -f -qq -e trace=execve -e signal=none -o $W/exec.$row ${cmd[$row]}
 done
-$cni $W/cni-nsnet rm -f -t 0 resident-nsnet resident-bridge >/dev/null
+$cni $W/cni-nsnet rm -f -t 0 resident-nsnet resident-ptp resident-bridge >/dev/null
 $nv rm -f -t 0 resident-netavark >/dev/null
 median() { sort -n | awk "{a[NR]=\$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}"; }
 ms() { awk "{printf \"%.1f\", \$1 / 1000}"; }
@@ -136,14 +144,19 @@ table() { # PHASE
   awk -v a="$share_cni_bridge" -v b="$share_nsnet" -v c="$share_netavark" "BEGIN {printf \"Network programs, CNI bridge / nsnet: **%.2fx**; netavark / nsnet: **%.2fx**.\n\", a / b, c / b}"
   awk -v a="$extra_cni_bridge" -v b="$extra_nsnet" -v c="$extra_netavark" "BEGIN {printf \"Wait − none, CNI bridge / nsnet: **%.2fx**; netavark / nsnet: **%.2fx**.\n\", a / b, c / b}"
   f=$(awk -v p=$1 "\$1 == p && \$2 == \"cni-lo\" && NF == 5 {print \$3 - \$4}" $W/samples | median)
-  # The three readings of CNI bridge / nsnet, for the verdict.
-  eval "ratios_$1=\"$(awk -v a="$share_cni_bridge" -v b="$share_nsnet" -v x="$extra_cni_bridge" -v y="$extra_nsnet" \
-    -v w="$wait_cni_bridge" -v v="$wait_nsnet" -v f="$f" "BEGIN {printf \"%.2f %.2f %.2f\", a / b, (w - f) / (v - f), x / y}")\""
   awk -v a="$wait_cni_bridge" -v b="$wait_nsnet" -v f="$f" "BEGIN {printf \"Wait − podman'"'"'s CNI cost (%.1f ms), CNI bridge / nsnet: **%.2fx** (%.1f / %.1f ms).\n\", f / 1000, (a - f) / (b - f), (a - f) / 1000, (b - f) / 1000}"
+  # The three readings of CNI bridge / each nsnet network, for the verdict.
+  for net in nsnet nsnet_ptp; do
+    eval "b=\$share_$net y=\$extra_$net v=\$wait_$net"
+    eval "ratios_$1_$net=\"$(awk -v a="$share_cni_bridge" -v b="$b" -v x="$extra_cni_bridge" -v y="$y" \
+      -v w="$wait_cni_bridge" -v v="$v" -v f="$f" "BEGIN {printf \"%.2f %.2f %.2f\", a / b, (w - f) / (v - f), x / y}")\""
+  done
+  eval "read -r r1 r2 r3 <<< \"\$ratios_$1_nsnet_ptp\""
+  echo "Without a bridge (nsnet-ptp), CNI bridge / it: programs **${r1}x**, wait − podman'"'"'s CNI cost **${r2}x**, wait − none **${r3}x**."
   echo
   echo "Each program run, by command (median ms, runs):"
   echo
-  for prog in nsnet bridge loopback netavark; do
+  for prog in nsnet nsnet-ptp bridge loopback netavark; do
     for what in $(awk -v p=$1 -v g=$prog "\$1 == p && \$2 == g {print \$4}" $W/calls | sort -u); do
       t=$(awk -v p=$1 -v g=$prog -v c=$what "\$1 == p && \$2 == g && \$4 == c {print \$3}" $W/calls | median | ms)
       k=$(awk -v p=$1 -v g=$prog -v c=$what "\$1 == p && \$2 == g && \$4 == c" $W/calls | wc -l)
@@ -172,8 +185,9 @@ echo
 echo "## Each container alone on its network"
 echo
 echo "nsnet makes the bridge and the masquerade for the first container and"
-echo "removes them with the last, here every time; the CNI bridge plugin keeps"
-echo "its bridge, and netavark removes its own."
+echo "removes them with the last, here every time (nsnet-ptp: the masquerade"
+echo "alone); the CNI bridge plugin keeps its bridge, and netavark removes its"
+echo "own."
 echo
 table alone
 echo
@@ -184,14 +198,18 @@ echo
 echo "## Target (issue 13)"
 echo
 echo "The nsnet network'"'"'s share of the wait at least 3x smaller than the CNI"
-echo "bridge'"'"'s, CNI bridge / nsnet by each reading of this run:"
+echo "bridge'"'"'s, CNI bridge / nsnet by each reading of this run, for the"
+echo "nsnet network with a bridge (like for like) and without (point-to-point):"
 echo
-echo "| phase | programs | wait − podman'"'"'s CNI cost | wait − none |"
-echo "|---|---|---|---|"
+echo "| phase | nsnet network | programs | wait − podman'"'"'s CNI cost | wait − none |"
+echo "|---|---|---|---|---|"
+verdict() { awk -v r=$1 "BEGIN {printf \"%.2fx (%s)\", r, (r >= 3 ? \"met\" : \"missed\")}"; }
 for phase in resident alone; do
-  eval "set -- \$ratios_$phase"
-  verdict() { awk -v r=$1 "BEGIN {printf \"%.2fx (%s)\", r, (r >= 3 ? \"met\" : \"missed\")}"; }
-  echo "| $phase | $(verdict $1) | $(verdict $2) | $(verdict $3) |"
+  for net in nsnet nsnet_ptp; do
+    eval "set -- \$ratios_${phase}_$net"
+    [ $net = nsnet ] && kind=bridge || kind=point-to-point
+    echo "| $phase | $kind | $(verdict $1) | $(verdict $2) | $(verdict $3) |"
+  done
 done
 echo
 echo "The programs are the network'"'"'s own work, timed one by one; the two"
