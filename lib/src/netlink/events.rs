@@ -80,7 +80,8 @@ impl LinkEvents {
     /// dropped when the removal is over, done or failed). The kernel says
     /// a link went once it has unlisted it, its addresses and routes gone
     /// with it, before it waits out the grace period that ends the removal.
-    /// Lost events, or a socket that fails, leave `over` alone to decide.
+    /// Lost events, or a socket that fails, leave `over` alone to decide;
+    /// only a `poll` of that alone that fails returns early.
     pub fn wait_gone(&mut self, indexes: &[u32], over: BorrowedFd<'_>) {
         let mut left: Vec<u32> = indexes.to_vec();
         let mut watching = true;
@@ -91,6 +92,10 @@ impl LinkEvents {
             }
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) if watching => {
+                    watching = false;
+                    continue;
+                }
                 Err(_) => return,
             }
             if fds[0].any().unwrap_or(true) {
