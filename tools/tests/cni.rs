@@ -97,6 +97,25 @@ fn with_prev(conf: &Value, result: &Value) -> Value {
     c
 }
 
+/// `conf` with a range of one address, 10.77.0.2: whoever holds it, the
+/// next ADD fails for want of an address.
+fn one_address(conf: &mut Value) {
+    conf["ipam"]["ranges"] =
+        json!([[{"subnet": "10.77.0.0/24", "rangeStart": "10.77.0.2", "rangeEnd": "10.77.0.2"}]]);
+}
+
+/// A shell function, `cni COMMAND ID`, that calls the plugin as a runtime
+/// does with the configuration in /run/net.json, the container's
+/// interface eth0 in /run/netns/ID, and `path` as CNI_PATH; to put before
+/// a script.
+fn cni_function(path: &str) -> String {
+    format!(
+        "cni() {{ CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_IFNAME=eth0 CNI_NETNS=/run/netns/$2 \
+           CNI_PATH={path} {} < /run/net.json; }}; ",
+        nsnet_lab::bin("nsnet").display()
+    )
+}
+
 /// The lab, ready for named namespaces: the first `ip netns add` makes
 /// /run/netns a mount point of its own, which a snapshot would see.
 fn ready(lab: &Lab) {
@@ -873,14 +892,9 @@ fn an_address_released_by_del_waits_for_its_old_link_and_rules() {
         &conf("1.0.0", json!({"ipMasq": true})),
         json!([{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]),
     );
-    c["ipam"]["ranges"] =
-        json!([[{"subnet": "10.77.0.0/24", "rangeStart": "10.77.0.2", "rangeEnd": "10.77.0.2"}]]);
+    one_address(&mut c);
     lab.sh_ok(&format!("cat > /run/net.json <<'EOF'\n{c}\nEOF"));
-    let cni = format!(
-        "cni() {{ CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_IFNAME=eth0 CNI_NETNS=/run/netns/$2 \
-           CNI_PATH={PLUGINS} {} < /run/net.json; }}; ",
-        nsnet_lab::bin("nsnet").display()
-    );
+    let cni = cni_function(PLUGINS);
     netns(&lab, "a");
     netns(&lab, "b");
     add(&lab, &c, ("a", "eth0", "a"));
@@ -954,8 +968,7 @@ fn a_del_killed_as_it_releases_the_address_leaves_no_link_holding_it() {
          done | ip -batch -",
     );
     let mut c = conf("1.0.0", json!({"ipMasq": true}));
-    c["ipam"]["ranges"] =
-        json!([[{"subnet": "10.77.0.0/24", "rangeStart": "10.77.0.2", "rangeEnd": "10.77.0.2"}]]);
+    one_address(&mut c);
     // host-local behind a wrapper that, at the first DEL, kills the
     // plugin that called it, then releases the address.
     lab.sh_ok(&format!(
@@ -965,11 +978,7 @@ fn a_del_killed_as_it_releases_the_address_leaves_no_link_holding_it() {
          exec {PLUGINS}/host-local\nEOF\n\
          chmod +x /run/ipam/host-local"
     ));
-    let cni = format!(
-        "cni() {{ CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_IFNAME=eth0 CNI_NETNS=/run/netns/$2 \
-           CNI_PATH=/run/ipam:{PLUGINS} {} < /run/net.json; }}; ",
-        nsnet_lab::bin("nsnet").display()
-    );
+    let cni = cni_function(&format!("/run/ipam:{PLUGINS}"));
     netns(&lab, "a");
     netns(&lab, "b");
     lab.sh_ok(&format!("{cni} cni ADD a"));
